@@ -1,0 +1,175 @@
+"""The embedded store: one DuckDB file holding exchanges and accounts.
+
+Ingestion appends Arrow batches; an exchange id already present is skipped, so
+re-ingesting a file (or an overlapping one) never duplicates anything. Accounts are
+upserted. Each append is one transaction: a crash mid-ingest leaves what was
+committed and nothing half-written. Later stages read through :meth:`Store.query`
+and :meth:`Store.iter_batches`, which stream, so the log never has to fit in memory.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from .errors import StoreError
+from .schema import ACCOUNT_SCHEMA, EXCHANGE_SCHEMA, SCHEMA_VERSION
+
+__all__ = ["DEFAULT_STORE", "Store"]
+
+#: Default store location, under the user's working directory.
+DEFAULT_STORE = Path(".distillguard") / "store.duckdb"
+
+_DUCK_TYPES = {
+    pa.string(): "VARCHAR",
+    pa.bool_(): "BOOLEAN",
+    pa.int32(): "INTEGER",
+    pa.int64(): "BIGINT",
+    pa.float64(): "DOUBLE",
+    pa.timestamp("ms", tz="UTC"): "TIMESTAMPTZ",
+    pa.list_(pa.string()): "VARCHAR[]",
+}
+
+
+def _ddl(name: str, schema: pa.Schema, key: str) -> str:
+    cols = []
+    for f in schema:
+        t = _DUCK_TYPES[f.type]
+        null = "" if f.nullable else " NOT NULL"
+        pk = " PRIMARY KEY" if f.name == key else ""
+        cols.append(f'"{f.name}" {t}{null}{pk}')
+    return f"CREATE TABLE IF NOT EXISTS {name} ({', '.join(cols)})"
+
+
+class Store:
+    """A DuckDB-backed store of exchanges and accounts.
+
+    ``Store(path)`` opens (or creates) the file; use it as a context manager or call
+    :meth:`close`. ``memory_limit`` bounds DuckDB's own memory (e.g. ``"2GB"``).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] = DEFAULT_STORE,
+        *,
+        read_only: bool = False,
+        memory_limit: str | None = None,
+        threads: int | None = None,
+    ) -> None:
+        self.path = Path(path)
+        try:
+            if str(path) != ":memory:":
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.con = duckdb.connect(str(path), read_only=read_only)
+        except (duckdb.Error, OSError) as exc:
+            raise StoreError(f"cannot open store {path}: {exc}") from exc
+        if memory_limit:
+            self.con.execute(f"SET memory_limit='{memory_limit}'")
+        if threads:
+            self.con.execute(f"SET threads={int(threads)}")
+        self.con.execute("SET preserve_insertion_order=false")
+        if not read_only:
+            self._init_schema()
+
+    # ---------------------------------------------------------------- lifecycle
+    def _init_schema(self) -> None:
+        self.con.execute("CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
+        row = self.con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        if row is None:
+            self.con.execute("INSERT INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
+        elif int(row[0]) != SCHEMA_VERSION:
+            raise StoreError(
+                f"store {self.path} has schema version {row[0]}, this distillguard writes "
+                f"{SCHEMA_VERSION}; ingest into a new store"
+            )
+        self.con.execute(_ddl("exchanges", EXCHANGE_SCHEMA, "exchange_id"))
+        self.con.execute(_ddl("accounts", ACCOUNT_SCHEMA, "account_id"))
+
+    def close(self) -> None:
+        """Checkpoint and close the database file."""
+        self.con.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---------------------------------------------------------------- writes
+    def append_exchanges(self, batch: pa.Table | pa.RecordBatch) -> int:
+        """Insert exchanges whose id is not in the store yet; returns how many were new.
+
+        Duplicate ids inside the batch itself are collapsed to their first row.
+        The whole batch is one transaction.
+        """
+        tbl = pa.Table.from_batches([batch]) if isinstance(batch, pa.RecordBatch) else batch
+        if tbl.num_rows == 0:
+            return 0
+        tbl = tbl.select(EXCHANGE_SCHEMA.names).cast(EXCHANGE_SCHEMA)
+        before = self.count("exchanges")
+        self.con.register("_incoming", tbl)
+        try:
+            self.con.execute("BEGIN")
+            self.con.execute(
+                "INSERT OR IGNORE INTO exchanges SELECT * FROM _incoming "
+                "QUALIFY row_number() OVER (PARTITION BY exchange_id) = 1"
+            )
+            self.con.execute("COMMIT")
+        except duckdb.Error:
+            self.con.execute("ROLLBACK")
+            raise
+        finally:
+            self.con.unregister("_incoming")
+        return self.count("exchanges") - before
+
+    def upsert_accounts(self, batch: pa.Table | pa.RecordBatch) -> int:
+        """Insert or replace account records by ``account_id``; returns rows written."""
+        tbl = pa.Table.from_batches([batch]) if isinstance(batch, pa.RecordBatch) else batch
+        if tbl.num_rows == 0:
+            return 0
+        tbl = tbl.select(ACCOUNT_SCHEMA.names).cast(ACCOUNT_SCHEMA)
+        self.con.register("_acc", tbl)
+        try:
+            self.con.execute("BEGIN")
+            self.con.execute(
+                "INSERT OR REPLACE INTO accounts SELECT * FROM _acc "
+                "QUALIFY row_number() OVER (PARTITION BY account_id) = 1"
+            )
+            self.con.execute("COMMIT")
+        except duckdb.Error:
+            self.con.execute("ROLLBACK")
+            raise
+        finally:
+            self.con.unregister("_acc")
+        return tbl.num_rows
+
+    # ---------------------------------------------------------------- reads
+    def count(self, table: str = "exchanges") -> int:
+        """Number of rows in ``exchanges`` or ``accounts``."""
+        if table not in ("exchanges", "accounts"):
+            raise ValueError(table)
+        row = self.con.execute(f"SELECT count(*) FROM {table}").fetchone()
+        return int(row[0]) if row else 0
+
+    def query(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
+        """Run SQL against the store and return an Arrow table (for small results)."""
+        return self.con.execute(sql, params or []).fetch_arrow_table()
+
+    def iter_batches(
+        self,
+        sql: str = "SELECT * FROM exchanges",
+        batch_size: int = 65_536,
+        params: Sequence[Any] | None = None,
+    ) -> Iterator[pa.RecordBatch]:
+        """Stream the result of ``sql`` as Arrow record batches of bounded size."""
+        reader = self.con.execute(sql, params or []).fetch_record_batch(batch_size)
+        yield from reader
+
+    def accounts(self) -> pa.Table:
+        """The whole account registry (one row per account; small)."""
+        return self.query("SELECT * FROM accounts")
