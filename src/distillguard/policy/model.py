@@ -1,0 +1,219 @@
+"""The enforcement policy as data: what each risk tier, reason and account type leads to.
+
+A policy is a YAML document (see ``default.yaml`` next to this module) validated into
+:class:`Policy`. Every key is checked: an unknown key, a wrong type or an inconsistent
+value fails at load time with the file, line and key (see :mod:`distillguard.policy.load`).
+
+How :func:`distillguard.online.decide` reads a policy, in order:
+
+1. ``allowlist``: listed accounts, orgs and API keys are always allowed.
+2. Risk is the noisy-or of every piece of evidence: the batch verdict, the account's
+   campaign, intelligence matches (``evidence``), online feature rules (``online_rules``).
+3. ``tiers`` map the risk to a base action; ``reasons`` and ``evidence`` can raise it to a
+   floor (``min_action``); an enforcement still inside its TTL is kept.
+4. ``account_types`` then shape it: step-up verification before a block for the account
+   types abusers sign up for, a ceiling plus an alert for enterprise accounts under
+   contract.
+5. ``throttle`` turns an over-rate account into a throttle with a retry-after and
+   ``degrade`` says what a degraded request is rewritten to.
+"""
+
+from __future__ import annotations
+
+from itertools import pairwise
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from ..contracts import ACTIONS, Action
+
+__all__ = [
+    "AccountTypeRule",
+    "Allowlist",
+    "DegradeSpec",
+    "EvidenceRule",
+    "OnlineRule",
+    "Policy",
+    "ReasonRule",
+    "ThrottleSpec",
+    "Tier",
+    "Ttls",
+    "action_rank",
+    "stronger",
+]
+
+_RANK = {a: i for i, a in enumerate(ACTIONS)}
+
+
+def action_rank(action: Action) -> int:
+    """Position of ``action`` from mildest (allow = 0) to strongest (block = 5)."""
+    return _RANK[action]
+
+
+def stronger(a: Action, b: Action) -> Action:
+    """The stronger of two actions."""
+    return a if _RANK[a] >= _RANK[b] else b
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Tier(_Strict):
+    """A risk band: accounts with risk >= ``min_risk`` get at least ``action``."""
+
+    name: str
+    min_risk: float = Field(ge=0.0, le=1.0)
+    action: Action
+
+
+class ReasonRule(_Strict):
+    """What one reason code adds: a risk contribution and an optional action floor."""
+
+    risk: float = Field(default=0.0, ge=0.0, le=1.0)
+    min_action: Action = "allow"
+
+
+class EvidenceRule(_Strict):
+    """How much one kind of evidence (intel match, indicator link) weighs."""
+
+    risk: float = Field(ge=0.0, le=1.0)
+    min_action: Action = "allow"
+
+
+class OnlineRule(_Strict):
+    """A rule over one online account feature (the batch feature, updated per event)."""
+
+    feature: str
+    op: Literal[">=", ">", "<=", "<"] = ">="
+    value: float
+    risk: float = Field(ge=0.0, le=1.0)
+    reason: str
+    min_events: int = Field(default=1, ge=1, description="account events needed first")
+
+
+class AccountTypeRule(_Strict):
+    """How an account type shapes the action.
+
+    ``step_up``: a block becomes ``verify`` until the challenge has been open for
+    ``ttl.challenge_s`` without the account verifying. ``max_action`` caps the action;
+    ``alert`` raises an alert whenever the policy wanted more than the cap allowed.
+    """
+
+    step_up: bool = False
+    max_action: Action = "block"
+    alert: bool = False
+    require_contract: bool = Field(
+        default=False,
+        description="cap applies only to accounts verified by contract (kyb)",
+    )
+
+
+class ThrottleSpec(_Strict):
+    """Per-account rate limits; over the limit means throttle with a retry-after."""
+
+    window_s: int = Field(default=60, ge=1)
+    requests: int = Field(default=600, ge=1, description="requests per window, any tier")
+    flagged_requests: int = Field(
+        default=30, ge=1, description="requests per window at or above `from_tier`"
+    )
+    from_tier: str = "elevated"
+    retry_after_min_s: int = Field(default=1, ge=1)
+
+
+class DegradeSpec(_Strict):
+    """The rewrite applied to a degraded request (see :mod:`distillguard.online.degrade`)."""
+
+    max_tokens: int = Field(default=1024, ge=1)
+    drop_thinking: bool = True
+    drop_reasoning_effort: bool = True
+    force_single_choice: bool = True
+    drop_logprobs: bool = True
+    route_models: dict[str, str] = Field(
+        default_factory=dict, description="requested model -> smaller model"
+    )
+
+
+class Ttls(_Strict):
+    """How long each piece of state stays valid, seconds."""
+
+    verdict_s: int = Field(default=7 * 86400, ge=1, description="batch verdicts")
+    enforcement_s: int = Field(default=86400, ge=1, description="sticky throttle/degrade/block")
+    challenge_s: int = Field(default=3600, ge=1, description="open verification challenge")
+    verified_s: int = Field(default=30 * 86400, ge=1, description="a passed verification")
+    indicator_s: int = Field(default=7 * 86400, ge=1, description="indicators learnt online")
+
+
+class Allowlist(_Strict):
+    """Accounts, orgs and keys that are always allowed."""
+
+    accounts: list[str] = Field(default_factory=list)
+    orgs: list[str] = Field(default_factory=list)
+    api_keys: list[str] = Field(default_factory=list)
+
+
+class Policy(_Strict):
+    """An enforcement policy; see the module docstring for how it is read."""
+
+    version: Literal[1] = 1
+    name: str = "default"
+    fail_mode: Literal["open", "closed"] = Field(
+        default="open", description="what to do when the state backend is unreachable"
+    )
+    tiers: list[Tier]
+    reasons: dict[str, ReasonRule] = Field(default_factory=dict)
+    evidence: dict[str, EvidenceRule] = Field(default_factory=dict)
+    online_rules: list[OnlineRule] = Field(default_factory=list)
+    account_types: dict[
+        Literal["individual", "startup", "research", "education", "enterprise"], AccountTypeRule
+    ] = Field(default_factory=dict)
+    throttle: ThrottleSpec = Field(default_factory=ThrottleSpec)
+    degrade: DegradeSpec = Field(default_factory=DegradeSpec)
+    ttl: Ttls = Field(default_factory=Ttls)
+    allowlist: Allowlist = Field(default_factory=Allowlist)
+    follow_verdict_action: bool = Field(
+        default=True, description="the batch verdict's action is a floor while it is fresh"
+    )
+    learn_indicators_from: Action = Field(
+        default="degrade",
+        description="accounts enforced at this action or stronger lend their infrastructure "
+        "and templates to the online indicator index",
+    )
+
+    @field_validator("tiers")
+    @classmethod
+    def _tiers_ordered(cls, tiers: list[Tier]) -> list[Tier]:
+        if not tiers:
+            raise ValueError("at least one tier is needed")
+        if tiers[0].min_risk != 0.0:
+            raise ValueError("the first tier must start at min_risk 0.0")
+        for prev, cur in pairwise(tiers):
+            if cur.min_risk <= prev.min_risk:
+                raise ValueError(f"tier {cur.name!r}: min_risk must increase")
+            if _RANK[cur.action] < _RANK[prev.action]:
+                raise ValueError(f"tier {cur.name!r}: action must not weaken as risk grows")
+        names = [t.name for t in tiers]
+        if len(set(names)) != len(names):
+            raise ValueError("tier names must be unique")
+        return tiers
+
+    @model_validator(mode="after")
+    def _throttle_tier_known(self) -> Policy:
+        if self.throttle.from_tier not in {t.name for t in self.tiers}:
+            raise ValueError(f"throttle.from_tier {self.throttle.from_tier!r} is not a tier name")
+        return self
+
+    def tier_for(self, risk: float) -> Tier:
+        """The highest tier whose ``min_risk`` the risk reaches."""
+        chosen = self.tiers[0]
+        for tier in self.tiers:
+            if risk >= tier.min_risk:
+                chosen = tier
+        return chosen
+
+    def tier_index(self, name: str) -> int:
+        """Index of a tier by name."""
+        for i, tier in enumerate(self.tiers):
+            if tier.name == name:
+                return i
+        raise KeyError(name)
