@@ -1,0 +1,133 @@
+"""The account linkage graph: accounts joined by rare shared evidence.
+
+``build_links(con)`` runs every registered evidence kind (:data:`BUILDERS`) over the
+store's exchanges and account registry and returns a :class:`LinkGraph`: one weighted
+edge per linked pair of accounts, carrying the weight each kind contributed. Kinds
+combine as a noisy-OR (``1 - prod(1 - w_kind)``), so one strong kind or several weak
+ones make a strong edge. Links to accounts banned earlier are kept as edge facts and as
+the per-account ``g_banned`` feature.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from ._base import EdgeBuilder, LinkConfig, build_pairs
+from ._facts import prepare_facts
+from .kinds import BUILDERS
+
+__all__ = ["BUILDERS", "EdgeBuilder", "LinkConfig", "LinkGraph", "build_links", "graph_features"]
+
+
+@dataclass
+class LinkGraph:
+    """The weighted account graph.
+
+    ``accounts`` is the node order; ``edges`` has ``a, b`` (node indices), ``weight``
+    and one ``w_<kind>`` column per evidence kind (0 when that kind did not link the
+    pair). The DuckDB temp tables ``link_edges`` and ``link_values`` (kind, value,
+    account_id, w) stay on the connection for campaigns to read indicators from.
+    """
+
+    accounts: list[str]
+    edges: pa.Table
+    kinds: tuple[str, ...]
+    banned: np.ndarray
+    timings: dict[str, float] = field(default_factory=dict)
+    facts: dict[str, bool] = field(default_factory=dict)
+
+    @property
+    def n_edges(self) -> int:
+        """Number of linked pairs."""
+        return self.edges.num_rows
+
+
+def build_links(con: duckdb.DuckDBPyConnection, cfg: LinkConfig | None = None) -> LinkGraph:
+    """Build the linkage graph from the ``exchanges`` / ``accounts`` tables on ``con``."""
+    cfg = cfg or LinkConfig()
+    facts = prepare_facts(con)
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE link_pairs (a VARCHAR, b VARCHAR, kind VARCHAR, "
+        "n_shared INTEGER, w DOUBLE, top_value VARCHAR)"
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE link_values (kind VARCHAR, value VARCHAR, account_id VARCHAR, w DOUBLE)"
+    )
+    timings: dict[str, float] = {}
+    kinds = [k for k in BUILDERS if cfg.kinds is None or k in cfg.kinds]
+    used: list[str] = []
+    for k in kinds:
+        b = BUILDERS[k]
+        if any(not facts.get(n, False) for n in b.needs):
+            continue
+        t0 = time.perf_counter()
+        build_pairs(con, b, cfg)
+        timings[k] = time.perf_counter() - t0
+        used.append(k)
+    accounts = [
+        r[0]
+        for r in con.execute(
+            "SELECT DISTINCT account_id FROM link_accounts ORDER BY account_id"
+        ).fetchall()
+    ]
+    con.execute("CREATE OR REPLACE TEMP TABLE link_nodes (account_id VARCHAR, idx INTEGER)")
+    con.register(
+        "_nodes",
+        pa.table({"account_id": accounts, "idx": np.arange(len(accounts), dtype=np.int32)}),
+    )
+    con.execute("INSERT INTO link_nodes SELECT * FROM _nodes")
+    con.unregister("_nodes")
+    per_kind = ", ".join(
+        f"coalesce(max(CASE WHEN kind = '{k}' THEN w END), 0.0) AS w_{k}" for k in used
+    )
+    sep = ", " if per_kind else ""
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE link_edges AS
+            SELECT na.idx AS a, nb.idx AS b,
+                   1 - exp(sum(ln(1 - least(p.w, 0.999)))) AS weight{sep}{per_kind}
+            FROM link_pairs p JOIN link_nodes na ON na.account_id = p.a
+            JOIN link_nodes nb ON nb.account_id = p.b
+            GROUP BY na.idx, nb.idx"""
+    )
+    edges = con.execute("SELECT * FROM link_edges ORDER BY a, b").to_arrow_table()
+    banned_rows = con.execute(
+        "SELECT n.idx FROM link_accounts a JOIN link_nodes n USING (account_id) WHERE a.status = 'banned'"
+    ).fetchall()
+    banned = np.zeros(len(accounts), dtype=bool)
+    banned[[r[0] for r in banned_rows]] = True
+    return LinkGraph(accounts, edges, tuple(used), banned, timings, facts)
+
+
+def graph_features(graph: LinkGraph) -> dict[str, np.ndarray]:
+    """Per-account graph features, aligned with ``graph.accounts``.
+
+    ``g_degree`` (linked accounts), ``g_strength`` (sum of edge weights),
+    ``g_max_<kind>`` (strongest link of each kind), ``g_banned`` (strongest link to an
+    account banned earlier).
+    """
+    n = len(graph.accounts)
+    a = graph.edges.column("a").to_numpy().astype(np.int64) if n else np.zeros(0, np.int64)
+    b = graph.edges.column("b").to_numpy().astype(np.int64) if n else np.zeros(0, np.int64)
+    w = graph.edges.column("weight").to_numpy() if graph.n_edges else np.zeros(0)
+    out: dict[str, np.ndarray] = {
+        "g_degree": (np.bincount(a, minlength=n) + np.bincount(b, minlength=n)).astype(float),
+        "g_strength": np.bincount(a, w, minlength=n) + np.bincount(b, w, minlength=n),
+    }
+    for k in BUILDERS:  # every kind, so the feature set does not depend on the data
+        m = np.zeros(n)
+        if k in graph.kinds and graph.n_edges:
+            wk = graph.edges.column(f"w_{k}").to_numpy()
+            np.maximum.at(m, a, wk)
+            np.maximum.at(m, b, wk)
+        out[f"g_max_{k}"] = m
+    ban = np.zeros(n)
+    if graph.n_edges:
+        np.maximum.at(ban, a, np.where(graph.banned[b], w, 0.0))
+        np.maximum.at(ban, b, np.where(graph.banned[a], w, 0.0))
+    out["g_banned"] = ban
+    return out
