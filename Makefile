@@ -15,7 +15,7 @@ $(STAMP):
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q -e '.[dev,baselines]'
 	@if [ -f requirements-extra.txt ]; then $(BIN)/python -m pip install -q -r requirements-extra.txt; fi
 	@rm -f $(VENV)/.installed-*; touch $@
 
