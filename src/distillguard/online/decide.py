@@ -1,0 +1,217 @@
+"""The pure decision: one request and a state snapshot in, a :class:`Decision` out.
+
+:func:`decide` does no I/O and changes nothing: the same context, snapshot and policy
+always give the same decision. The steps follow :mod:`distillguard.policy.model`:
+allowlist, risk as the noisy-or of all evidence (each with its contribution, as data),
+tier, floors from reasons and evidence, sticky enforcements, account-type shaping
+(step-up verification, enterprise ceiling with alert), rate limit, degrade rewrite.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from ..contracts import Action
+from ..contracts import Decision as DecisionRow
+from ..policy.load import default_policy
+from ..policy.model import Policy, action_rank
+from .context import RequestContext
+from .degrade import Rewrite, plan_rewrite
+from .state import StateView
+
+__all__ = ["Decision", "decide"]
+
+_RANK = {a: action_rank(a) for a in ("allow", "monitor", "throttle", "verify", "degrade", "block")}
+
+
+@dataclass(slots=True)
+class Decision:
+    """What to do with one request, and why."""
+
+    action: Action
+    risk: float
+    tier: str
+    reasons: list[str] = field(default_factory=list)
+    contributions: list[tuple[str, float]] = field(default_factory=list)
+    retry_after_s: int | None = None
+    rewrite: Rewrite | None = None
+    alert: bool = False
+    ttl_s: int | None = None
+    campaign_id: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (what ``POST /v1/decide`` returns)."""
+        return {
+            "action": self.action,
+            "risk": round(self.risk, 4),
+            "tier": self.tier,
+            "reasons": list(self.reasons),
+            "contributions": [{"reason": r, "risk": round(v, 4)} for r, v in self.contributions],
+            "retry_after_s": self.retry_after_s,
+            "rewrite": self.rewrite.to_dict() if self.rewrite is not None else None,
+            "alert": self.alert,
+            "ttl_s": self.ttl_s,
+            "campaign_id": self.campaign_id or None,
+        }
+
+    def to_row(self, exchange_id: str, account_id: str, ts: float) -> DecisionRow:
+        """The ``decisions.csv`` row for this decision."""
+        return DecisionRow(
+            exchange_id=exchange_id,
+            account_id=account_id,
+            timestamp=datetime.fromtimestamp(ts, UTC),
+            action=self.action,
+            risk=min(max(self.risk, 0.0), 1.0),
+            reasons=list(self.reasons),
+        )
+
+
+def _cmp(op: str, x: float, y: float) -> bool:
+    if op == ">=":
+        return x >= y
+    if op == ">":
+        return x > y
+    if op == "<=":
+        return x <= y
+    return x < y
+
+
+def _allowlisted(ctx: RequestContext, view: StateView, policy: Policy) -> bool:
+    al = policy.allowlist
+    org = ctx.org_id or (view.account.org_id if view.account else None)
+    return (
+        ctx.account_id in al.accounts
+        or (org is not None and org in al.orgs)
+        or (ctx.api_key_id is not None and ctx.api_key_id in al.api_keys)
+    )
+
+
+def _evidence(view: StateView, policy: Policy) -> tuple[list[tuple[str, float]], Action, str]:
+    """Risk contributions, the action floor, and the campaign the evidence points at."""
+    contribs: list[tuple[str, float]] = []
+    floor: Action = "allow"
+    campaign = ""
+    v = view.verdict
+    if v is not None and view.now - view.verdict_loaded_at <= policy.ttl.verdict_s:
+        if v.risk > 0:
+            contribs.append(("verdict_flagged" if v.flagged else "verdict_risk", v.risk))
+        if v.flagged and policy.follow_verdict_action and _RANK[v.action] > _RANK[floor]:
+            floor = v.action
+        campaign = v.campaign_id
+        for code in v.reasons:
+            rr = policy.reasons.get(code)
+            if rr is not None:
+                if rr.risk > 0:
+                    contribs.append((code, rr.risk))
+                if _RANK[rr.min_action] > _RANK[floor]:
+                    floor = rr.min_action
+    seen: set[str] = set()
+    for ev in view.evidence:
+        rule = policy.evidence.get(ev.kind)
+        if rule is None or ev.kind in seen:
+            continue
+        seen.add(ev.kind)
+        contribs.append((ev.kind, rule.risk * ev.weight))
+        if _RANK[rule.min_action] > _RANK[floor]:
+            floor = rule.min_action
+        if not campaign and ev.campaign_id:
+            campaign = ev.campaign_id
+    for orule in policy.online_rules:
+        if view.events < orule.min_events:
+            continue
+        x = view.features.get(orule.feature)
+        if x is not None and _cmp(orule.op, float(x), orule.value):
+            contribs.append((orule.reason, orule.risk))
+    return contribs, floor, campaign
+
+
+def decide(context: RequestContext, state: StateView, policy: Policy | None = None) -> Decision:
+    """Decide one request from its context and the account's state snapshot.
+
+    Pure: no I/O, no mutation. ``policy`` defaults to the packaged default policy.
+    """
+    pol = policy if policy is not None else default_policy()
+    view = state
+    if view.unavailable:
+        if pol.fail_mode == "open":
+            return Decision("allow", 0.0, pol.tiers[0].name, ["state_unavailable"])
+        return Decision(
+            "throttle",
+            0.0,
+            pol.tiers[0].name,
+            ["state_unavailable"],
+            retry_after_s=pol.throttle.retry_after_min_s,
+        )
+    if _allowlisted(context, view, pol):
+        return Decision("allow", 0.0, pol.tiers[0].name, ["allowlisted"])
+
+    contribs, floor, campaign = _evidence(view, pol)
+    keep = 1.0
+    for _, r in contribs:
+        keep *= 1.0 - min(max(r, 0.0), 1.0)
+    risk = 1.0 - keep
+    tier = pol.tier_for(risk)
+    action: Action = tier.action if _RANK[tier.action] >= _RANK[floor] else floor
+    contribs.sort(key=lambda c: -c[1])
+    reasons = [c[0] for c in contribs]
+
+    enf = view.enforcement
+    if enf is not None and enf.until > view.now and _RANK[enf.action] > _RANK[action]:
+        action = enf.action
+        reasons.append(f"enforced:{enf.action}")
+
+    alert = False
+    acct = view.account
+    rule = pol.account_types.get(acct.account_type) if acct and acct.account_type else None  # type: ignore[call-overload]
+    if rule is not None:
+        verified = view.verified_until is not None and view.verified_until > view.now
+        if rule.step_up and action == "block" and not verified:
+            open_for = view.now - view.challenge_since if view.challenge_since else 0.0
+            if view.challenge_since is None or open_for < pol.ttl.challenge_s:
+                action = "verify"
+                reasons.append("step_up")
+            else:
+                reasons.append("challenge_expired")
+        capped = not rule.require_contract or (acct is not None and acct.verification == "kyb")
+        if capped and _RANK[action] > _RANK[rule.max_action]:
+            action = rule.max_action
+            alert = rule.alert
+            reasons.append(f"capped:{acct.account_type if acct else ''}")
+
+    retry_after: int | None = None
+    # a throttle from a tier, a verdict or a sticky enforcement means "the tight rate
+    # limit applies", not "refuse every request"
+    forced_limit = action == "throttle"
+    if forced_limit:
+        action = "monitor"
+    if _RANK[action] <= _RANK["monitor"]:
+        limited = forced_limit or pol.tier_index(tier.name) >= pol.tier_index(
+            pol.throttle.from_tier
+        )
+        limit = pol.throttle.flagged_requests if limited else pol.throttle.requests
+        if view.window_requests >= limit:
+            action = "throttle"
+            reasons.append("rate_limit_flagged" if limited else "rate_limit")
+    if action == "throttle":
+        retry_after = max(pol.throttle.retry_after_min_s, int(view.window_reset_s + 0.999))
+
+    rewrite = plan_rewrite(context, pol.degrade) if action == "degrade" else None
+    ttl: int | None = None
+    if action in ("degrade", "block"):
+        ttl = pol.ttl.enforcement_s
+    elif action == "verify":
+        ttl = pol.ttl.challenge_s
+    return Decision(
+        action=action,
+        risk=risk,
+        tier=tier.name,
+        reasons=reasons,
+        contributions=contribs,
+        retry_after_s=retry_after,
+        rewrite=rewrite,
+        alert=alert,
+        ttl_s=ttl,
+        campaign_id=campaign,
+    )

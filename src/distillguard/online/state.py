@@ -1,0 +1,197 @@
+"""What the decision reads: the state protocol, the snapshot it returns, and evidence.
+
+A backend (:class:`~distillguard.online.memory.MemoryState`,
+:class:`~distillguard.online.redis_state.RedisState`) keeps per-account online state:
+the account's online features (the batch feature definitions, updated per exchange),
+request windows, distinct counts, the batch verdict and campaign, sticky enforcements,
+verification challenges, and an index of indicators (addresses, client fingerprints,
+payment instruments, prompt templates) linked to campaigns. For one request it returns
+a :class:`StateView`, a plain snapshot; :func:`distillguard.online.decide` reads only
+that snapshot, so it stays pure and fast, and a networked backend makes one round trip.
+
+Evidence plugs in through :class:`EvidenceSource`: anything with
+``lookup(context, account) -> list[Evidence]`` (intelligence on known actors, links to
+banned accounts) is asked while the view is built.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from ..contracts import Action, Campaign, Verdict
+from .context import RequestContext
+
+__all__ = [
+    "ANCHOR_EVIDENCE",
+    "AccountRecord",
+    "Enforcement",
+    "EnforcementState",
+    "Evidence",
+    "EvidenceSource",
+    "StateUnavailable",
+    "StateView",
+    "indicator_keys",
+    "ip_key",
+]
+
+#: Evidence about the account itself (not only about infrastructure it shares): an
+#: account enforced on such evidence lends its indicators to the online index.
+ANCHOR_EVIDENCE = frozenset(
+    {"banned_account", "known_actor", "banned_link", "campaign_member", "shared_payment"}
+)
+
+
+class StateUnavailable(RuntimeError):
+    """The state backend could not be reached; the policy's ``fail_mode`` applies."""
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """One piece of evidence about a request; ``kind`` is a key of ``policy.evidence``."""
+
+    kind: str
+    value: str
+    campaign_id: str = ""
+    weight: float = 1.0
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRecord:
+    """The registry facts online enforcement needs about an account."""
+
+    account_id: str
+    account_type: str | None = None
+    verification: str | None = None
+    status: str | None = None
+    payment_fingerprint: str | None = None
+    org_id: str | None = None
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> AccountRecord:
+        """Build from an ``accounts.jsonl`` record (unknown keys ignored)."""
+        return cls(
+            account_id=str(d["account_id"]),
+            account_type=d.get("account_type"),
+            verification=d.get("verification"),
+            status=d.get("status"),
+            payment_fingerprint=d.get("payment_fingerprint"),
+            org_id=d.get("org_id"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Enforcement:
+    """A throttle, degrade or block that stays in force until ``until`` (epoch s)."""
+
+    action: Action
+    since: float
+    until: float
+    reasons: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class StateView:
+    """Everything :func:`decide` knows about the requesting account, at one instant."""
+
+    account_id: str
+    now: float
+    account: AccountRecord | None = None
+    verdict: Verdict | None = None
+    verdict_loaded_at: float = 0.0
+    features: dict[str, float] = field(default_factory=dict)
+    events: int = 0
+    window_requests: int = 0
+    window_reset_s: float = 0.0
+    distinct: dict[str, int] = field(default_factory=dict)
+    enforcement: Enforcement | None = None
+    challenge_since: float | None = None
+    verified_until: float | None = None
+    evidence: list[Evidence] = field(default_factory=list)
+    unavailable: bool = False
+
+
+@runtime_checkable
+class EvidenceSource(Protocol):
+    """A pluggable source of evidence (intel on known actors, banned-account links)."""
+
+    def lookup(self, context: RequestContext, account: AccountRecord | None) -> list[Evidence]:
+        """Evidence about this request; empty when there is none."""
+        ...
+
+
+def ip_key(ip: str) -> str:
+    """The network an address is indexed under: its IPv4 /24 or IPv6 /64."""
+    if ":" in ip:
+        parts = ip.split(":")
+        return ":".join((parts + ["0"] * 4)[:4]) + "::/64"
+    head, _, _ = ip.rpartition(".")
+    return f"{head}.0/24" if head else ip
+
+
+def indicator_keys(context: RequestContext) -> list[tuple[str, str]]:
+    """The ``(evidence kind, value)`` pairs under which a request's indicators are indexed."""
+    keys: list[tuple[str, str]] = []
+    if context.client_ip:
+        keys.append(("campaign_ip", ip_key(context.client_ip)))
+    if context.user_agent or context.headers:
+        keys.append(("campaign_client", context.client_fingerprint))
+    sig = context.signals or {}
+    tpl = sig.get("template_fingerprint") or sig.get("template_fp")
+    if tpl:
+        keys.append(("campaign_template", str(tpl)))
+    return keys
+
+
+class EnforcementState(Protocol):
+    """A backend of online state (memory or Redis); see the module docstring."""
+
+    def view(self, context: RequestContext, now: float) -> StateView:
+        """Snapshot for one request; raises :class:`StateUnavailable` when unreachable."""
+        ...
+
+    def record_decision(
+        self,
+        context: RequestContext,
+        action: Action,
+        reasons: Sequence[str],
+        now: float,
+        *,
+        ttl_s: int | None,
+        learn: bool,
+        campaign_id: str,
+        indicator_ttl_s: int,
+    ) -> None:
+        """Count the request in its window; keep a sticky enforcement or open challenge.
+
+        With ``learn``, the request's indicators join the index under ``campaign_id``.
+        """
+        ...
+
+    def observe(self, context: RequestContext, signals: dict[str, Any], now: float) -> None:
+        """Merge one completed exchange's signals into the account's online features."""
+        ...
+
+    def load_verdicts(
+        self, verdicts: Iterable[Verdict], campaigns: Iterable[Campaign], loaded_at: float
+    ) -> int:
+        """Replace the batch verdicts and campaign indicators; returns verdicts loaded."""
+        ...
+
+    def load_accounts(self, accounts: Iterable[AccountRecord]) -> int:
+        """Add or replace registry records; returns how many."""
+        ...
+
+    def mark_verified(self, account_id: str, until: float) -> None:
+        """Record that the account passed step-up verification."""
+        ...
+
+    def healthy(self) -> bool:
+        """True when the backend answers."""
+        ...
+
+    def close(self) -> None:
+        """Release connections."""
+        ...
