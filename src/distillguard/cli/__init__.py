@@ -22,6 +22,7 @@ __all__ = ["COMMAND_MODULES", "app", "main"]
 #: Modules that define commands; one line per module.
 COMMAND_MODULES: tuple[str, ...] = (
     # "ingest",  <- each command module adds its own line here
+    "ingest",
 )
 
 for _name in COMMAND_MODULES:
