@@ -24,6 +24,8 @@ SENSITIVE_HEADERS = frozenset(
 )
 
 _APIS = ("anthropic.messages", "openai.chat_completions")
+#: Headers that describe the client SDK (proxy and transport headers are left out).
+_SDK_HEADER_PREFIXES = ("x-stainless-", "anthropic-", "openai-")
 
 
 def parse_timestamp(value: object, *, field_name: str = "timestamp") -> float:
@@ -169,8 +171,8 @@ class RequestContext:
 
     @property
     def client_fingerprint(self) -> str:
-        """User agent plus the sorted names of the client's headers: the SDK's shape."""
-        names = ",".join(sorted(self.headers))
+        """User agent plus the sorted names of the client's SDK headers: the SDK's shape."""
+        names = ",".join(sorted(h for h in self.headers if h.startswith(_SDK_HEADER_PREFIXES)))
         return f"{self.user_agent or ''}|{names}"
 
     def to_native(self, response: Mapping[str, Any] | None = None) -> dict[str, Any]:

@@ -1,0 +1,308 @@
+"""Redis state: several gateway replicas share windows, features and enforcements.
+
+Layout (``prefix`` defaults to ``dg:``):
+
+* ``w:<account>:<bucket>``: request counter of a fixed window (``INCR`` + ``EXPIRE``).
+* ``a:<account>``: hash with the account's online feature state (``state``, JSON of
+  ``OnlineAccountState.to_dict()``), its current features (``feat``), ``events``, the
+  sticky enforcement (``enf``), the open challenge (``challenge``) and ``verified``.
+  Feature updates are optimistic transactions (``WATCH``/``MULTI``), so concurrent
+  replicas never lose an update.
+* ``hll:<dim>:<account>``: HyperLogLog of distinct addresses, keys, user agents
+  (``PFADD`` / ``PFCOUNT``).
+* ``reg`` (account registry), ``banpay`` (payment instrument -> banned account),
+  ``verdicts`` + ``verdicts_at``, ``ind:batch`` (campaign indicators; replaced with
+  ``RENAME`` on reload), ``ind:<kind>|<value>`` (indicators learnt online, with a TTL).
+
+Every Redis error becomes :class:`~distillguard.online.state.StateUnavailable`; the
+enforcer then applies the policy's fail mode. redis-py reconnects on the next call, so
+the service recovers by itself when Redis is back, with whatever Redis persisted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import orjson
+import redis
+
+from ..contracts import Action, Campaign, Verdict
+from .context import RequestContext
+from .memory import FeatureStateFactory, campaign_indicators, default_feature_state
+from .state import (
+    AccountRecord,
+    Enforcement,
+    Evidence,
+    EvidenceSource,
+    StateUnavailable,
+    StateView,
+    indicator_keys,
+)
+
+__all__ = ["RedisState"]
+
+_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
+_DIMS = ("ip", "api_key", "user_agent")
+
+
+def _s(v: Any) -> str | None:
+    return v.decode() if isinstance(v, bytes) else v
+
+
+class RedisState:
+    """Online state in Redis (see the module docstring for the key layout)."""
+
+    def __init__(
+        self,
+        url: str = "redis://127.0.0.1:6379/0",
+        *,
+        prefix: str = "dg:",
+        window_s: int = 60,
+        timeout_s: float = 0.05,
+        feature_state: FeatureStateFactory = default_feature_state,
+        evidence_sources: Sequence[EvidenceSource] = (),
+        feature_state_from_dict: Any = None,
+    ) -> None:
+        self.url = url
+        self.p = prefix
+        self.window_s = window_s
+        self._new_features = feature_state
+        self._from_dict = feature_state_from_dict
+        self._sources = list(evidence_sources)
+        self.r = redis.Redis.from_url(
+            url,
+            socket_timeout=timeout_s,
+            socket_connect_timeout=timeout_s,
+            retry_on_timeout=False,
+            health_check_interval=0,
+        )
+
+    # ------------------------------------------------------------------ helpers
+    def _features_from(self, raw: bytes | None) -> Any:
+        fs = self._new_features()
+        if raw:
+            data = orjson.loads(raw)
+            if self._from_dict is not None:
+                return self._from_dict(data)
+            if hasattr(type(fs), "from_dict"):
+                return type(fs).from_dict(data)
+        return fs
+
+    # ------------------------------------------------------------------ reads
+    def view(self, context: RequestContext, now: float) -> StateView:
+        """Snapshot for one request in one round trip (two when a payment is known)."""
+        acct = context.account_id
+        p = self.p
+        bucket = int(now // self.window_s)
+        keys = indicator_keys(context)
+        try:
+            pipe = self.r.pipeline(transaction=False)
+            pipe.get(f"{p}w:{acct}:{bucket}")
+            pipe.hmget(f"{p}a:{acct}", "feat", "events", "enf", "challenge", "verified")
+            pipe.hget(f"{p}reg", acct)
+            pipe.hget(f"{p}verdicts", acct)
+            pipe.get(f"{p}verdicts_at")
+            for dim in _DIMS:
+                pipe.pfcount(f"{p}hll:{dim}:{acct}")
+            if keys:
+                pipe.hmget(f"{p}ind:batch", [f"{k}|{v}" for k, v in keys])
+                for k, v in keys:
+                    pipe.get(f"{p}ind:{k}|{v}")
+            res = pipe.execute()
+            rec = AccountRecord.from_dict(orjson.loads(res[2])) if res[2] else None
+            pay_hits: list[Any] = []
+            if rec is not None and rec.payment_fingerprint:
+                pay = rec.payment_fingerprint
+                pipe = self.r.pipeline(transaction=False)
+                pipe.hget(f"{p}banpay", pay)
+                pipe.hget(f"{p}ind:batch", f"shared_payment|{pay}")
+                pipe.get(f"{p}ind:shared_payment|{pay}")
+                pay_hits = pipe.execute()
+        except _ERRORS as exc:
+            raise StateUnavailable(str(exc)) from exc
+        view = StateView(account_id=acct, now=now, account=rec)
+        view.window_requests = int(res[0] or 0)
+        view.window_reset_s = (bucket + 1) * self.window_s - now
+        feat, events, enf, challenge, verified = res[1]
+        if feat:
+            view.features = orjson.loads(feat)
+        view.events = int(events or 0)
+        if enf:
+            e = orjson.loads(enf)
+            view.enforcement = Enforcement(e["action"], e["since"], e["until"], tuple(e["reasons"]))
+        view.challenge_since = float(challenge) if challenge else None
+        view.verified_until = float(verified) if verified else None
+        if res[3]:
+            view.verdict = Verdict.model_validate_json(res[3])
+            view.verdict_loaded_at = float(res[4] or 0.0)
+        view.distinct = {dim: int(n) for dim, n in zip(_DIMS, res[5:8], strict=True)}
+        ev = view.evidence
+        if rec is not None:
+            if rec.status in ("banned", "suspended"):
+                ev.append(Evidence("banned_account", rec.status or ""))
+            if pay_hits:
+                banned_by = _s(pay_hits[0])
+                pay = rec.payment_fingerprint or ""
+                if banned_by and banned_by != acct:
+                    ev.append(
+                        Evidence("banned_link", pay, detail=f"payment shared with {banned_by}")
+                    )
+                cid = _s(pay_hits[1]) or _s(pay_hits[2])
+                if cid:
+                    ev.append(Evidence("shared_payment", pay, campaign_id=cid))
+        if view.verdict is not None and view.verdict.campaign_id:
+            cid = view.verdict.campaign_id
+            ev.append(Evidence("campaign_member", cid, campaign_id=cid))
+        if keys:
+            batch = res[8]
+            learnt = res[9:]
+            for i, (k, v) in enumerate(keys):
+                cid = _s(batch[i]) or _s(learnt[i])
+                if cid:
+                    ev.append(Evidence(k, v, campaign_id=cid))
+        for src in self._sources:
+            ev.extend(src.lookup(context, rec))
+        return view
+
+    # ------------------------------------------------------------------ writes
+    def record_decision(
+        self,
+        context: RequestContext,
+        action: Action,
+        reasons: Sequence[str],
+        now: float,
+        *,
+        ttl_s: int | None,
+        learn: bool,
+        campaign_id: str,
+        indicator_ttl_s: int,
+    ) -> None:
+        """Count the request; keep enforcement / challenge; learn indicators."""
+        acct = context.account_id
+        p = self.p
+        bucket = int(now // self.window_s)
+        try:
+            pipe = self.r.pipeline(transaction=False)
+            wkey = f"{p}w:{acct}:{bucket}"
+            pipe.incr(wkey)
+            pipe.expire(wkey, self.window_s * 2)
+            akey = f"{p}a:{acct}"
+            if action in ("degrade", "block") and ttl_s:
+                enf = orjson.dumps(
+                    {"action": action, "since": now, "until": now + ttl_s, "reasons": list(reasons)}
+                )
+                pipe.hset(akey, "enf", enf)
+            if action == "verify":
+                pipe.hsetnx(akey, "challenge", repr(now))
+            if learn:
+                for k, v in indicator_keys(context):
+                    pipe.set(f"{p}ind:{k}|{v}", campaign_id, ex=indicator_ttl_s)
+            pipe.execute()
+        except _ERRORS as exc:
+            raise StateUnavailable(str(exc)) from exc
+
+    def observe(self, context: RequestContext, signals: dict[str, Any], now: float) -> None:
+        """Merge one exchange's signals into the account's features (optimistic txn)."""
+        acct = context.account_id
+        akey = f"{self.p}a:{acct}"
+
+        def txn(pipe: Any) -> None:
+            raw = pipe.hget(akey, "state")
+            fs = self._features_from(raw)
+            fs.update(signals)
+            pipe.multi()
+            pipe.hset(
+                akey,
+                mapping={
+                    "state": orjson.dumps(fs.to_dict(), option=orjson.OPT_SERIALIZE_NUMPY),
+                    "feat": orjson.dumps(fs.features(), option=orjson.OPT_SERIALIZE_NUMPY),
+                },
+            )
+            pipe.hincrby(akey, "events", 1)
+
+        try:
+            self.r.transaction(txn, akey)
+            pipe = self.r.pipeline(transaction=False)
+            for dim, value in (
+                ("ip", context.client_ip),
+                ("api_key", context.api_key_id),
+                ("user_agent", context.user_agent),
+            ):
+                if value:
+                    pipe.pfadd(f"{self.p}hll:{dim}:{acct}", value)
+            pipe.execute()
+        except _ERRORS as exc:
+            raise StateUnavailable(str(exc)) from exc
+
+    def load_verdicts(
+        self, verdicts: Iterable[Verdict], campaigns: Iterable[Campaign], loaded_at: float
+    ) -> int:
+        """Replace verdicts and campaign indicators atomically (build, then ``RENAME``)."""
+        p = self.p
+        vmap = {v.account_id: v.model_dump_json() for v in verdicts}
+        inds = {f"{k}|{v}": cid for k, v, cid in campaign_indicators(campaigns)}
+        try:
+            pipe = self.r.pipeline(transaction=True)
+            for name, data in (("verdicts", vmap), ("ind:batch", inds)):
+                tmp = f"{p}{name}:loading"
+                pipe.delete(tmp)
+                items = list(data.items())
+                for i in range(0, len(items), 1000):
+                    pipe.hset(tmp, mapping=dict(items[i : i + 1000]))
+                if data:
+                    pipe.rename(tmp, f"{p}{name}")
+                else:
+                    pipe.delete(f"{p}{name}")
+            pipe.set(f"{p}verdicts_at", repr(loaded_at))
+            pipe.execute()
+        except _ERRORS as exc:
+            raise StateUnavailable(str(exc)) from exc
+        return len(vmap)
+
+    def load_accounts(self, accounts: Iterable[AccountRecord]) -> int:
+        """Add or replace registry records."""
+        n = 0
+        try:
+            pipe = self.r.pipeline(transaction=False)
+            for rec in accounts:
+                d = {
+                    "account_id": rec.account_id,
+                    "account_type": rec.account_type,
+                    "verification": rec.verification,
+                    "status": rec.status,
+                    "payment_fingerprint": rec.payment_fingerprint,
+                    "org_id": rec.org_id,
+                }
+                pipe.hset(f"{self.p}reg", rec.account_id, orjson.dumps(d))
+                if rec.status in ("banned", "suspended") and rec.payment_fingerprint:
+                    pipe.hset(f"{self.p}banpay", rec.payment_fingerprint, rec.account_id)
+                n += 1
+                if n % 1000 == 0:
+                    pipe.execute()
+            pipe.execute()
+        except _ERRORS as exc:
+            raise StateUnavailable(str(exc)) from exc
+        return n
+
+    def mark_verified(self, account_id: str, until: float) -> None:
+        """Record a passed step-up verification and close the challenge."""
+        akey = f"{self.p}a:{account_id}"
+        try:
+            pipe = self.r.pipeline(transaction=True)
+            pipe.hset(akey, "verified", repr(until))
+            pipe.hdel(akey, "challenge")
+            pipe.execute()
+        except _ERRORS as exc:
+            raise StateUnavailable(str(exc)) from exc
+
+    def healthy(self) -> bool:
+        """True when Redis answers PING."""
+        try:
+            return bool(self.r.ping())
+        except _ERRORS:
+            return False
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self.r.close()
