@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-from dg_detect_factory import filled_store
 
+from dg_detect_factory import filled_store
 from distillguard.communities import detect_communities
 from distillguard.links import LinkConfig, build_links, graph_features
 

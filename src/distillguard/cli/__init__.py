@@ -23,6 +23,8 @@ __all__ = ["COMMAND_MODULES", "app", "main"]
 COMMAND_MODULES: tuple[str, ...] = (
     # "ingest",  <- each command module adds its own line here
     "ingest",
+    "scan",
+    "train",
 )
 
 for _name in COMMAND_MODULES:

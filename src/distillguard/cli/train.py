@@ -1,0 +1,124 @@
+"""``distillguard train``: fit the supervised account model on labelled traffic.
+
+Labels come from the simulator (a folder with the logs, ``accounts.jsonl`` and
+``truth.csv``) or from the provider's own history (``--store`` plus a ``truth.csv`` of
+accounts banned earlier and accounts known to be fine).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shlex
+import sys
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import typer
+
+from ..contracts import read_truth
+from ..errors import InputError
+from ..scan import labelled_matrix
+from ..scoring import train_model
+from ..store import Store
+from ._app import app, console
+
+
+def _labels(path: Path) -> dict[str, bool]:
+    if not path.is_file():
+        raise InputError("missing labels", "no truth.csv", file=str(path))
+    return {r.account_id: r.is_attack for r in read_truth(path)}
+
+
+def _folder_rows(folder: Path, memory_limit: str) -> tuple[np.ndarray, np.ndarray, list[str], dict]:
+    from ..ingest import ingest_paths
+
+    labels = _labels(folder / "truth.csv")
+    with (
+        tempfile.TemporaryDirectory(prefix="dg-train-") as tmp,
+        Store(Path(tmp) / "store.duckdb", memory_limit=memory_limit) as store,
+    ):
+        logs = sorted(p for p in folder.iterdir() if p.name.startswith("exchanges"))
+        acc = folder / "accounts.jsonl"
+        ingest_paths(logs, store, accounts=acc if acc.is_file() else None)
+        x, y, cols = labelled_matrix(store, labels)
+    info: dict[str, object] = {"path": str(folder), "accounts": int(y.size), "attack": int(y.sum())}
+    for name in ("scenario.json", "manifest.json"):
+        meta = folder / name
+        if meta.is_file():
+            info["scenario"] = json.loads(meta.read_text(encoding="utf-8"))
+    return x, y, cols, info
+
+
+@app.command()
+def train(
+    out: Annotated[Path, typer.Option("--out", help="Model file to write (JSON).")],
+    truth: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--truth",
+            help="Labelled folder (logs + accounts.jsonl + truth.csv), or a truth.csv with --store. Repeatable.",
+        ),
+    ] = None,
+    store_path: Annotated[
+        Path | None,
+        typer.Option("--store", help="Store holding the traffic the --truth file labels."),
+    ] = None,
+    rounds: Annotated[int, typer.Option("--rounds", help="Boosting rounds.")] = 300,
+    seed: Annotated[int, typer.Option("--seed", help="Training seed.")] = 13,
+    memory_limit: Annotated[
+        str, typer.Option("--memory-limit", help="DuckDB memory limit.")
+    ] = "3GB",
+) -> int:
+    """Train the account model on labelled data and write it to ``--out``."""
+    if not truth:
+        raise typer.BadParameter("give at least one --truth")
+    parts: list[tuple[np.ndarray, np.ndarray]] = []
+    sources: list[dict] = []
+    columns: list[str] | None = None
+    for t in truth:
+        if store_path is not None and t.is_file():
+            with Store(store_path, memory_limit=memory_limit) as store:
+                x, y, cols = labelled_matrix(store, _labels(t))
+            info: dict = {
+                "path": str(t),
+                "store": str(store_path),
+                "accounts": int(y.size),
+                "attack": int(y.sum()),
+            }
+        elif t.is_dir():
+            with console.status(f"featurising {t}…"):
+                x, y, cols, info = _folder_rows(t, memory_limit)
+        else:
+            raise InputError(
+                "bad --truth",
+                "expected a simulator folder, or a truth.csv with --store",
+                file=str(t),
+            )
+        if columns is not None and cols != columns:
+            raise InputError(
+                "feature mismatch", "sources produced different feature sets", file=str(t)
+            )
+        columns = cols
+        parts.append((x, y))
+        sources.append(info)
+        console.print(f"[green]✓[/] {t}: {info['accounts']:,} accounts, {info['attack']:,} attack")
+    assert columns is not None
+    x = np.vstack([p[0] for p in parts])
+    y = np.concatenate([p[1] for p in parts])
+    manifest = {
+        "trained_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "command": "distillguard " + shlex.join(sys.argv[1:])
+        if sys.argv[1:2] == ["train"]
+        else None,
+        "sources": sources,
+        "seed": seed,
+    }
+    model = train_model(x, y, columns, rounds=rounds, seed=seed, manifest=manifest)
+    model.save(out)
+    console.print(
+        f"wrote {out}: {len(columns)} features, {y.size:,} accounts ({int(y.sum()):,} attack)"
+    )
+    return 0

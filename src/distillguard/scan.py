@@ -1,0 +1,325 @@
+"""The detection pipeline: store -> signals -> features -> links -> communities ->
+scoring -> campaigns -> verdicts, with per-stage timings.
+
+:func:`detect` runs the stages over a :class:`~distillguard.store.Store` and returns a
+:class:`Detection` (everything later stages and ``train`` need); :func:`run_scan` adds
+ingestion, writes ``verdicts.csv``, ``campaigns.json``, ``summary.json`` and
+``report.html`` (when the report module is installed) and returns the summary.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import resource
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from .campaigns import CampaignSet, build_campaigns
+from .communities import Communities, detect_communities
+from .contracts import Verdict, write_campaigns, write_verdicts
+from .errors import InputError
+from .links import LinkConfig, LinkGraph, build_links
+from .scoring import (
+    AccountModel,
+    AccountScores,
+    ActionPolicy,
+    ScoringConfig,
+    build_matrix,
+    choose_action,
+    default_model_path,
+    score_accounts,
+)
+from .store import Store
+
+__all__ = ["Detection", "ScanConfig", "detect", "peak_rss_mb", "run_scan", "verdicts_of"]
+
+#: Signature of a stage reporter: ``with on_stage(name): ...``.
+StageHook = Callable[[str], Any]
+#: ``features(store) -> (per-account table with account_id, feature column names)``.
+FeatureFn = Callable[[Store], tuple[pa.Table, list[str]]]
+
+
+@dataclass(frozen=True)
+class ScanConfig:
+    """All knobs of a scan (defaults are the shipped ones)."""
+
+    links: LinkConfig = field(default_factory=LinkConfig)
+    scoring: ScoringConfig = field(default_factory=ScoringConfig)
+    policy: ActionPolicy = field(default_factory=ActionPolicy)
+    resolution: float = 1.0
+    seed: int = 42
+    min_members: int = 3
+    campaign_min_score: float = 0.4
+
+
+@dataclass
+class Detection:
+    """Everything the pipeline computed, aligned with ``graph.accounts``."""
+
+    graph: LinkGraph
+    communities: Communities
+    matrix: np.ndarray
+    columns: list[str]
+    unsupervised: np.ndarray
+    scores: AccountScores | None = None
+    campaigns: CampaignSet | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    seen: np.ndarray | None = None
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, MiB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+@contextmanager
+def _quiet(_: str) -> Iterator[None]:
+    yield
+
+
+def _optional(module: str) -> Any | None:
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name and module.startswith(exc.name):
+            return None
+        raise
+
+
+def default_features(store: Store) -> tuple[pa.Table, list[str]]:
+    """Materialise per-exchange signals, then per-account features (their own modules)."""
+    signals = _optional("distillguard.signals")
+    features = _optional("distillguard.features")
+    if signals is None or features is None:
+        raise InputError(
+            "missing stage", "distillguard.signals / distillguard.features are not installed"
+        )
+    signals.materialise(store)
+    table = features.account_features(store)
+    return table, list(features.FEATURE_COLUMNS)
+
+
+def _aligned(table: pa.Table, cols: list[str], accounts: list[str]) -> np.ndarray:
+    pos = {a: i for i, a in enumerate(accounts)}
+    out = np.full((len(accounts), len(cols)), np.nan)
+    ids = table.column("account_id").to_pylist()
+    rows = np.array([pos.get(a, -1) for a in ids], dtype=np.int64)
+    ok = rows >= 0
+    for j, c in enumerate(cols):
+        col = table.column(c).cast(pa.float64()).to_numpy(zero_copy_only=False)
+        out[rows[ok], j] = col[ok]
+    return out
+
+
+def detect(
+    store: Store,
+    *,
+    model: AccountModel | None = None,
+    config: ScanConfig | None = None,
+    features: FeatureFn | None = None,
+    on_stage: StageHook = _quiet,
+    score: bool = True,
+) -> Detection:
+    """Run the stages after ingestion. With ``score=False`` stop after the feature matrix
+    (what ``train`` needs)."""
+    cfg = config or ScanConfig()
+    timings: dict[str, float] = {}
+
+    def stage(name: str) -> Any:
+        @contextmanager
+        def timed() -> Iterator[None]:
+            t0 = time.perf_counter()
+            with on_stage(name):
+                yield
+            timings[name] = round(time.perf_counter() - t0, 3)
+
+        return timed()
+
+    with stage("signals+features"):
+        table, feat_cols = (features or default_features)(store)
+    with stage("links"):
+        graph = build_links(store.con, cfg.links)
+    with stage("communities"):
+        comms = detect_communities(graph, resolution=cfg.resolution, seed=cfg.seed)
+    behaviour = _aligned(table, feat_cols, graph.accounts)
+    matrix, columns, uns = build_matrix(behaviour, feat_cols, graph, comms)
+    seen_ids = {
+        r[0] for r in store.con.execute("SELECT DISTINCT account_id FROM exchanges").fetchall()
+    }
+    seen = np.array([a in seen_ids for a in graph.accounts], dtype=bool)
+    det = Detection(graph, comms, matrix, columns, uns, timings=timings, seen=seen)
+    if not score:
+        return det
+    with stage("scoring"):
+        det.scores = score_accounts(matrix, columns, uns, graph, comms, model, cfg.scoring)
+    with stage("campaigns"):
+        det.campaigns = build_campaigns(
+            store.con,
+            graph,
+            comms,
+            det.scores,
+            flag=cfg.policy.flag,
+            min_members=cfg.min_members,
+            min_score=cfg.campaign_min_score,
+        )
+        _attribute(store, det.campaigns)
+    return det
+
+
+def _attribute(store: Store, campaigns: CampaignSet) -> None:
+    """Let the intel module attribute campaigns to known actors, when it is installed."""
+    intel = _optional("distillguard.intel")
+    hook = getattr(intel, "attribute_campaigns", None) if intel else None
+    if hook is not None and campaigns.campaigns:
+        campaigns.campaigns = list(hook(store, campaigns.campaigns))
+
+
+def verdicts_of(store: Store, det: Detection, policy: ActionPolicy) -> list[Verdict]:
+    """One verdict per account seen in the log."""
+    assert det.scores is not None and det.campaigns is not None
+    reg = {
+        r[0]: (r[1], r[2])
+        for r in store.con.execute(
+            "SELECT account_id, account_type, verification FROM accounts"
+        ).fetchall()
+    }
+    out: list[Verdict] = []
+    for i, acc in enumerate(det.graph.accounts):
+        if det.seen is not None and not det.seen[i]:
+            continue
+        risk = float(det.scores.risk[i])
+        atype, verif = reg.get(acc, (None, None))
+        out.append(
+            Verdict(
+                account_id=acc,
+                risk=round(risk, 4),
+                flagged=risk >= policy.flag,
+                campaign_id=det.campaigns.account_campaign[i],
+                action=choose_action(risk, atype, verification=verif, policy=policy),
+                reasons=det.scores.reasons[i] if risk >= policy.monitor else [],
+            )
+        )
+    return out
+
+
+def load_model(path: Path | None) -> tuple[AccountModel | None, str]:
+    """The model at ``path``, else the shipped default, else none (unsupervised only)."""
+    p = path or default_model_path()
+    if p is None:
+        return None, "none (unsupervised + community only)"
+    return AccountModel.load(p), str(p)
+
+
+def run_scan(
+    store: Store,
+    out_dir: Path,
+    *,
+    logs: Sequence[Path] = (),
+    accounts: Path | None = None,
+    model_path: Path | None = None,
+    config: ScanConfig | None = None,
+    features: FeatureFn | None = None,
+    on_stage: StageHook = _quiet,
+    report: bool = True,
+) -> dict[str, Any]:
+    """Ingest ``logs`` (if any), detect, write the verdict contract; return the summary."""
+    cfg = config or ScanConfig()
+    t_start = time.perf_counter()
+    ingest_time = 0.0
+    ingest_info: dict[str, Any] = {}
+    if logs or accounts:
+        ingest = importlib.import_module("distillguard.ingest")
+        t0 = time.perf_counter()
+        with on_stage("ingest"):
+            summary = ingest.ingest_paths(list(logs), store, accounts=accounts)
+        ingest_time = time.perf_counter() - t0
+        ingest_info = _summary_dict(summary)
+    model, model_name = load_model(model_path)
+    det = detect(store, model=model, config=cfg, features=features, on_stage=on_stage)
+    assert det.scores is not None and det.campaigns is not None
+    out_dir = Path(out_dir)
+    t0 = time.perf_counter()
+    with on_stage("write"):
+        verdicts = verdicts_of(store, det, cfg.policy)
+        write_verdicts(out_dir / "verdicts.csv", verdicts)
+        write_campaigns(out_dir / "campaigns.json", det.campaigns.campaigns)
+    timings = {
+        "ingest": round(ingest_time, 3),
+        **det.timings,
+        "write": round(time.perf_counter() - t0, 3),
+    }
+    flagged = sum(v.flagged for v in verdicts)
+    summary_doc: dict[str, Any] = {
+        "exchanges": store.count("exchanges"),
+        "accounts": len(verdicts),
+        "flagged": flagged,
+        "campaigns": len(det.campaigns.campaigns),
+        "campaign_accounts": sum(len(c.members) for c in det.campaigns.campaigns),
+        "edges": det.graph.n_edges,
+        "communities": int((det.communities.sizes > 1).sum()),
+        "evidence_kinds": list(det.graph.kinds),
+        "link_timings": {k: round(v, 3) for k, v in det.graph.timings.items()},
+        "model": model_name,
+        "actions": {
+            a: sum(v.action == a for v in verdicts)
+            for a in ("allow", "monitor", "throttle", "verify", "degrade", "block")
+        },
+        "ingest": ingest_info,
+        "timings": timings,
+    }
+    if report:
+        t0 = time.perf_counter()
+        try:
+            rep = _optional("distillguard.report")
+            if rep is not None and hasattr(rep, "render_campaign_report"):
+                with on_stage("report"):
+                    rep.render_campaign_report(
+                        out_dir, verdicts, det.campaigns.campaigns, summary_doc
+                    )
+            else:
+                summary_doc["report_error"] = "report module not installed"
+        except ImportError as exc:  # a broken optional module must not lose the verdicts
+            summary_doc["report_error"] = f"report module unavailable: {exc}"
+        timings["report"] = round(time.perf_counter() - t0, 3)
+    timings["total"] = round(time.perf_counter() - t_start, 3)
+    summary_doc["peak_rss_mb"] = round(peak_rss_mb(), 1)
+    (out_dir / "summary.json").write_text(
+        json.dumps(summary_doc, indent=2, default=str), encoding="utf-8"
+    )
+    return summary_doc
+
+
+def _summary_dict(summary: object) -> dict[str, Any]:
+    for attr in ("to_dict", "model_dump", "as_dict"):
+        fn = getattr(summary, attr, None)
+        if callable(fn):
+            out = fn()
+            return dict(out) if isinstance(out, dict) else {"summary": str(out)}
+    return {"summary": str(summary)}
+
+
+def labelled_matrix(
+    store: Store,
+    labels: dict[str, bool],
+    *,
+    config: ScanConfig | None = None,
+    features: FeatureFn | None = None,
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """The model's input rows for the accounts in ``labels`` (seen in the log), and 0/1
+    targets: what ``distillguard train`` fits on."""
+    det = detect(store, config=config, features=features, score=False)
+    rows = [
+        i
+        for i, a in enumerate(det.graph.accounts)
+        if a in labels and (det.seen is None or det.seen[i])
+    ]
+    y = np.array([labels[det.graph.accounts[i]] for i in rows], dtype=float)
+    return det.matrix[rows], y, det.columns

@@ -1,0 +1,135 @@
+"""One account risk in [0, 1] from the three scorers, with its reasons as short codes.
+
+``risk = max(supervised, w_u x unsupervised, community)``: each component alone can
+flag an account, none can be diluted by another, and the reasons are the top
+contributions of whichever components are high. Codes: ``f:<feature>`` (the supervised
+model's SHAP contribution), ``z:<feature>`` (a directional robust z-score),
+``campaign:<kind>+<kind>`` (member of a campaign linked by those kinds) and
+``linked_banned`` (linked to an account banned earlier).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..communities import Communities
+from ..links import LinkGraph, graph_features
+from .community import CommunityEvidence, community_evidence, community_features
+from .supervised import AccountModel
+from .unsupervised import robust_extraction_score
+
+__all__ = ["AccountScores", "ScoringConfig", "build_matrix", "score_accounts"]
+
+
+@dataclass(frozen=True)
+class ScoringConfig:
+    """Knobs of the combination."""
+
+    unsupervised_weight: float = 0.8
+    community_min_size: int = 3
+    tie_scale: float = 1.0
+    max_reasons: int = 4
+    reason_min_shap: float = 0.3
+
+
+@dataclass
+class AccountScores:
+    """Risk and its parts per account, aligned with the graph's account order."""
+
+    risk: np.ndarray
+    supervised: np.ndarray | None
+    unsupervised: np.ndarray
+    community: np.ndarray
+    evidence: CommunityEvidence
+    reasons: list[list[str]] = field(default_factory=list)
+
+
+def build_matrix(
+    behaviour: np.ndarray, behaviour_cols: list[str], graph: LinkGraph, comms: Communities
+) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """Assemble behaviour + graph + community columns; returns ``(matrix, columns, u)``
+    where ``u`` is the unsupervised score (computed on behaviour + graph columns)."""
+    g = graph_features(graph)
+    base = np.column_stack([behaviour, *g.values()]) if g else behaviour
+    base_cols = [*behaviour_cols, *g.keys()]
+    uns = robust_extraction_score(base, base_cols)
+    means: dict[str, np.ndarray] = {"u": uns.score}
+    for col in uns.columns:
+        if not col.startswith(("g_", "c_")):
+            means[col] = base[:, base_cols.index(col)]
+    c = community_features(means, graph, comms)
+    matrix = np.column_stack([base, *c.values()])
+    return matrix, [*base_cols, *c.keys()], uns.score
+
+
+def _z_reasons(base: np.ndarray, cols: list[str], rows: np.ndarray, k: int) -> list[list[str]]:
+    uns = robust_extraction_score(base, cols)
+    out: list[list[str]] = [[] for _ in range(base.shape[0])]
+    for i in rows:
+        top = np.argsort(-uns.contributions[i])[:k]
+        out[i] = [f"z:{uns.columns[j]}" for j in top if uns.contributions[i, j] > 0]
+    return out
+
+
+def score_accounts(
+    matrix: np.ndarray,
+    columns: list[str],
+    unsupervised: np.ndarray,
+    graph: LinkGraph,
+    comms: Communities,
+    model: AccountModel | None,
+    cfg: ScoringConfig | None = None,
+    *,
+    reason_floor: float = 0.3,
+) -> AccountScores:
+    """Score every account; reasons are filled for accounts with risk >= ``reason_floor``."""
+    cfg = cfg or ScoringConfig()
+    sup: np.ndarray | None = None
+    if model is not None:
+        pos = {c: j for j, c in enumerate(columns)}
+        x = np.full((matrix.shape[0], len(model.features)), np.nan)
+        for j, f in enumerate(model.features):
+            if f in pos:
+                x[:, j] = matrix[:, pos[f]]
+        sup = model.predict(x)
+        base = np.maximum(sup, cfg.unsupervised_weight * unsupervised)
+    else:
+        x = matrix
+        base = unsupervised
+    ev = community_evidence(
+        base, graph, comms, min_size=cfg.community_min_size, tie_scale=cfg.tie_scale
+    )
+    risk = np.clip(np.maximum(base, ev.propagated), 0.0, 1.0)
+    rows = np.flatnonzero(risk >= reason_floor)
+    reasons: list[list[str]] = [[] for _ in range(risk.size)]
+    scored: list[list[tuple[float, str]]] = [[] for _ in range(risk.size)]
+    if sup is not None and model is not None and rows.size:
+        shap = model.contributions(x[rows])
+        for r, i in enumerate(rows):
+            top = np.argsort(-shap[r])[: cfg.max_reasons]
+            scored[i] += [
+                (
+                    float(sup[i]) * float(shap[r, j]) / max(float(shap[r].clip(0).sum()), 1e-9),
+                    f"f:{model.features[j]}",
+                )
+                for j in top
+                if shap[r, j] >= cfg.reason_min_shap
+            ]
+    zr = _z_reasons(matrix, columns, rows, 2)
+    for i in rows:
+        scored[i] += [(cfg.unsupervised_weight * float(unsupervised[i]) / 2, c) for c in zr[i]]
+        c = int(comms.membership[i])
+        if ev.propagated[i] >= reason_floor and c in ev.kinds:
+            scored[i].append((float(ev.propagated[i]) + 1e-3, "campaign:" + "+".join(ev.kinds[c])))
+    g_banned = columns.index("g_banned") if "g_banned" in columns else None
+    for i in rows:
+        if g_banned is not None and matrix[i, g_banned] > 0.3:
+            scored[i].append((float(matrix[i, g_banned]), "linked_banned"))
+        seen: list[str] = []
+        for _, code in sorted(scored[i], key=lambda t: -t[0]):
+            if code not in seen:
+                seen.append(code)
+        reasons[i] = seen[: cfg.max_reasons]
+    return AccountScores(risk, sup, unsupervised, ev.propagated, ev, reasons)
