@@ -1,0 +1,292 @@
+"""Returning actors: new accounts that share strong evidence with banned ones.
+
+Accounts whose ``status`` is ``banned`` are ground truth, and so are the accounts of a
+known actor. A *link* is a target ("actor X", or "banned accounts" for banned accounts
+no actor claims) and the evidence values that lead to it, each worth
+``weight(kind) x purity`` (see :mod:`distillguard.intel._evidence`). An account is flagged
+as a returning actor once its matched evidence for one target reaches
+:data:`FLAG_SCORE`: a payment instrument only banned accounts used is enough on its own;
+network or client evidence needs a second, independent kind.
+
+Two entry points share one index:
+
+* :func:`returning_accounts` (batch, for ``scan``) looks at every account in the store;
+* :class:`BanEvasionIndex` (online) answers per request from memory, and
+  :class:`ReturningActorWatch` accumulates those answers per account so the online state
+  flags an account at the request where its evidence becomes sufficient.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict, defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import pyarrow as pa
+
+from ..store import Store
+from ._evidence import KIND_WEIGHTS, VALUES_TABLE, ensure_account_values, ip_key, value_stats
+from .actors import ensure_actor_tables, load_actors
+
+__all__ = [
+    "BANNED_TARGET",
+    "FLAG_SCORE",
+    "BanEvasionIndex",
+    "Link",
+    "ReturningAccount",
+    "ReturningActorWatch",
+    "returning_accounts",
+]
+
+#: Evidence score from which an account is flagged as a returning actor.
+FLAG_SCORE = 2.0
+
+#: Link target for banned accounts that no known actor claims.
+BANNED_TARGET = "banned-accounts"
+
+
+@dataclass
+class Link:
+    """Why an account (or one request) links to a banned account or known actor."""
+
+    target: str
+    score: float
+    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def flagged(self) -> bool:
+        """True when the evidence reaches :data:`FLAG_SCORE`."""
+        return self.score >= FLAG_SCORE
+
+
+@dataclass(frozen=True)
+class ReturningAccount:
+    """An account flagged by :func:`returning_accounts`."""
+
+    account_id: str
+    target: str
+    score: float
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _Entry:
+    target: str
+    weight: float
+    example: str
+
+
+class BanEvasionIndex:
+    """Compact in-memory map from evidence value to banned accounts / known actors.
+
+    Build it with :meth:`from_store` after a scan (or after statuses change); query it
+    per request with :meth:`lookup`. It holds only values, weights and one example
+    account per value, so it is small enough to keep in every gateway replica.
+    """
+
+    def __init__(self, entries: dict[tuple[str, str], list[_Entry]], known: dict[str, str]):
+        self._entries = entries
+        self._known = known
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @classmethod
+    def from_store(cls, store: Store) -> BanEvasionIndex:
+        """Index the banned accounts and every known actor's fingerprint in ``store``."""
+        ensure_actor_tables(store)
+        ensure_account_values(store)
+        member_of = dict(
+            store.con.execute(
+                "SELECT account_id, min(actor) FROM actor_accounts GROUP BY 1"
+            ).fetchall()
+        )
+        banned = [
+            r[0]
+            for r in store.con.execute(
+                "SELECT account_id FROM accounts WHERE status = 'banned'"
+            ).fetchall()
+        ]
+        known = dict(member_of)
+        for a in banned:
+            known.setdefault(a, BANNED_TARGET)
+        raw: dict[tuple[str, str], dict[str, tuple[float, str]]] = defaultdict(dict)
+        if banned:
+            tbl = pa.table({"account_id": banned}, schema=pa.schema([("account_id", pa.string())]))
+            store.con.register("_dg_banned", tbl)
+            try:
+                rows = store.con.execute(
+                    f"SELECT kind, value, min(account_id) FROM {VALUES_TABLE} "
+                    f"JOIN _dg_banned USING (account_id) GROUP BY kind, value"
+                ).fetchall()
+            finally:
+                store.con.unregister("_dg_banned")
+            for kind, value, example in rows:
+                if kind in KIND_WEIGHTS:
+                    target = member_of.get(example, BANNED_TARGET)
+                    raw[(kind, value)][target] = (1.0, f"banned account {example}")
+        for actor in load_actors(store):
+            for kind, vals in actor.values.items():
+                if kind not in KIND_WEIGHTS:
+                    continue
+                for v, learned in vals.items():
+                    raw[(kind, v)][actor.name] = (learned, f"actor {actor.name}")
+        stats = value_stats(store, raw.keys(), known.keys(), as_of=_knowledge_time(store))
+        entries: dict[tuple[str, str], list[_Entry]] = {}
+        for key, targets in raw.items():
+            st = stats.get(key)
+            local = st.purity if st else 0.5
+            entries[key] = [
+                _Entry(t, round(KIND_WEIGHTS[key[0]] * min(local, learned), 4), ex)
+                for t, (learned, ex) in targets.items()
+            ]
+        return cls(entries, known)
+
+    def known_account(self, account_id: str) -> str | None:
+        """The target an account itself belongs to (banned or actor member), if any."""
+        return self._known.get(account_id)
+
+    def matches(self, **values: str | int | None) -> list[tuple[str, str, _Entry]]:
+        """Every ``(kind, value, entry)`` the given evidence values hit."""
+        out = []
+        for kind, value in values.items():
+            if value is None or value == "":
+                continue
+            if kind == "client_ip":
+                kind, value = "ip_prefix", ip_key(str(value)) or ""
+            elif kind == "ip_prefix":
+                value = ip_key(str(value)) or str(value)
+            elif kind == "email_domain":
+                value = str(value).lower()
+            for e in self._entries.get((kind, str(value)), ()):
+                out.append((kind, str(value), e))
+        return out
+
+    def lookup(
+        self,
+        *,
+        payment_fp: str | None = None,
+        client_fp: str | None = None,
+        ip_prefix: str | None = None,
+        template_id: str | None = None,
+        system_hash: str | None = None,
+        shape_fp: str | None = None,
+        asn: int | str | None = None,
+        client_ip: str | None = None,
+    ) -> Link | None:
+        """The strongest link the evidence of one request supports (``None`` if none)."""
+        hits = self.matches(
+            payment_fp=payment_fp,
+            client_fp=client_fp,
+            ip_prefix=ip_prefix,
+            template_id=template_id,
+            system_hash=system_hash,
+            shape_fp=shape_fp,
+            asn=asn,
+            client_ip=client_ip,
+        )
+        return _best(_accumulate({}, hits))
+
+
+def _knowledge_time(store: Store) -> datetime | None:
+    """When the known-bad set was last learned (latest ban or actor data), if known."""
+    row = store.con.execute(
+        "SELECT greatest((SELECT max(status_changed_at) FROM accounts WHERE status = 'banned'), "
+        "(SELECT max(data_as_of) FROM actors))"
+    ).fetchone()
+    return row[0] if row else None
+
+
+def _accumulate(
+    acc: dict[str, dict[str, tuple[float, str]]], hits: list[tuple[str, str, _Entry]]
+) -> dict[str, dict[str, tuple[float, str]]]:
+    for kind, value, e in hits:
+        per_kind = acc.setdefault(e.target, {})
+        if e.weight > per_kind.get(kind, (0.0, ""))[0]:
+            per_kind[kind] = (e.weight, f"{kind}={value} shared with {e.example} (+{e.weight:.2f})")
+    return acc
+
+
+def _best(acc: dict[str, dict[str, tuple[float, str]]]) -> Link | None:
+    best: Link | None = None
+    for target, kinds in acc.items():
+        score = round(sum(w for w, _ in kinds.values()), 4)
+        if best is None or score > best.score:
+            reasons = [r for _, r in sorted(kinds.values(), key=lambda t: -t[0])]
+            best = Link(target, score, reasons)
+    return best
+
+
+class ReturningActorWatch:
+    """Per-account accumulation of :class:`BanEvasionIndex` hits for the online path.
+
+    ``observe(account_id, ...)`` is called once per request with that request's evidence
+    values; it returns the account's link once flagged. At most ``max_accounts`` accounts
+    are remembered (least recently seen forgotten first).
+    """
+
+    def __init__(self, index: BanEvasionIndex, max_accounts: int = 1_000_000) -> None:
+        self.index = index
+        self.max_accounts = max_accounts
+        self._state: OrderedDict[str, dict[str, dict[str, tuple[float, str]]]] = OrderedDict()
+
+    def observe(self, account_id: str, **values: str | int | None) -> Link | None:
+        """Add one request's evidence; return the link when the account is flagged."""
+        known = self.index.known_account(account_id)
+        if known is not None:
+            return Link(known, FLAG_SCORE, [f"account is itself linked to {known}"])
+        acc = self._state.pop(account_id, {})
+        _accumulate(acc, self.index.matches(**values))
+        self._state[account_id] = acc
+        if len(self._state) > self.max_accounts:
+            self._state.popitem(last=False)
+        link = _best(acc)
+        return link if link is not None and link.flagged else None
+
+
+def returning_accounts(store: Store, *, min_score: float = FLAG_SCORE) -> list[ReturningAccount]:
+    """Accounts (not banned, not already an actor's) linked to banned accounts or actors.
+
+    Returns one row per flagged account with its link target, score and reasons,
+    strongest first.
+    """
+    index = BanEvasionIndex.from_store(store)
+    rows: list[tuple[str, str, str, str]] = []
+    for (kind, value), entries in index._entries.items():
+        for e in entries:
+            rows.append((kind, value, e.target, f"{e.weight}|{e.example}"))
+    if not rows:
+        return []
+    tbl = pa.table(
+        {
+            "kind": [r[0] for r in rows],
+            "value": [r[1] for r in rows],
+            "target": [r[2] for r in rows],
+            "meta": [r[3] for r in rows],
+        }
+    )
+    known = pa.table(
+        {"account_id": list(index._known)}, schema=pa.schema([("account_id", pa.string())])
+    )
+    store.con.register("_dg_index", tbl)
+    store.con.register("_dg_known", known)
+    try:
+        hits = store.con.execute(
+            f"SELECT v.account_id, v.kind, v.value, i.target, i.meta FROM {VALUES_TABLE} v "
+            f"JOIN _dg_index i ON i.kind = v.kind AND i.value = v.value "
+            f"WHERE v.account_id NOT IN (SELECT account_id FROM _dg_known)"
+        ).fetchall()
+    finally:
+        store.con.unregister("_dg_index")
+        store.con.unregister("_dg_known")
+    per_account: dict[str, list[tuple[str, str, _Entry]]] = defaultdict(list)
+    for account, kind, value, target, meta in hits:
+        weight, example = meta.split("|", 1)
+        per_account[account].append((kind, value, _Entry(target, float(weight), example)))
+    out: list[ReturningAccount] = []
+    for account, h in per_account.items():
+        link = _best(_accumulate({}, h))
+        if link is not None and link.score >= min_score:
+            out.append(ReturningAccount(account, link.target, link.score, tuple(link.reasons)))
+    out.sort(key=lambda r: (-r.score, r.account_id))
+    return out
