@@ -148,9 +148,6 @@ class MemoryState:
                 cid = self._indicator(("shared_payment", pay), now)
                 if cid is not None:
                     ev.append(Evidence("shared_payment", pay, campaign_id=cid))
-        v = self._verdicts.get(context.account_id)
-        if v is not None and v.campaign_id:
-            ev.append(Evidence("campaign_member", v.campaign_id, campaign_id=v.campaign_id))
         for kind, value in indicator_keys(context):
             cid = self._indicator((kind, value), now)
             if cid is not None:

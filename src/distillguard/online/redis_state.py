@@ -151,9 +151,6 @@ class RedisState:
                 cid = _s(pay_hits[1]) or _s(pay_hits[2])
                 if cid:
                     ev.append(Evidence("shared_payment", pay, campaign_id=cid))
-        if view.verdict is not None and view.verdict.campaign_id:
-            cid = view.verdict.campaign_id
-            ev.append(Evidence("campaign_member", cid, campaign_id=cid))
         if keys:
             batch = res[8]
             learnt = res[9:]

@@ -1,0 +1,289 @@
+"""The decision service: FastAPI in front of an :class:`~distillguard.online.Enforcer`.
+
+Endpoints (OpenAPI at ``/openapi.json``, docs at ``/docs``):
+
+* ``POST /v1/decide``: a request (the native exchange record without ``response``) ->
+  the decision, plus what the gateway should do: the refusal (status, headers, OpenAI- or
+  Anthropic-shaped error body) for throttle / block / verify, the rewritten request body
+  for degrade. With ``?enforce=true`` the service answers with that refusal itself.
+* ``POST /v1/observe``: the exchange with its ``response`` (usage), after it was served.
+* ``POST /v1/reload``: reload the scan's verdicts now (they are also reloaded when the
+  files change); ``POST /v1/verify``: an account passed step-up verification.
+* ``GET /healthz``, ``GET /metrics`` (Prometheus).
+* ``/envoy/authz/...``: Envoy ``ext_authz`` HTTP mode (see :mod:`.envoy`).
+
+Handlers only parse, call and serialise; the decision itself is
+:func:`distillguard.online.decide`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from typing import Any, Literal
+
+import orjson
+from fastapi import FastAPI, Query, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .. import __version__
+from ..contracts import Action
+from ..errors import InputError
+from ..online.context import RequestContext
+from ..online.decide import Decision
+from ..online.degrade import apply_rewrite
+from ..online.engine import Enforcer, VerdictWatcher
+from ..online.responses import refusal_for
+from .metrics import ServiceMetrics
+
+__all__ = [
+    "ClientInfo",
+    "DecideRequest",
+    "DecideResponse",
+    "ObserveRequest",
+    "create_app",
+]
+
+
+class ClientInfo(BaseModel):
+    """The calling client as the gateway saw it."""
+
+    model_config = ConfigDict(extra="ignore")
+    ip: str | None = None
+    user_agent: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+
+
+class DecideRequest(BaseModel):
+    """A request to decide: the native exchange record, ``response`` not needed."""
+
+    model_config = ConfigDict(extra="ignore")
+    id: str | None = Field(default=None, max_length=256)
+    timestamp: str | float | None = Field(
+        default=None, description="RFC 3339 or epoch seconds; the server's clock when absent"
+    )
+    account_id: str = Field(min_length=1, max_length=256)
+    org_id: str | None = None
+    api_key_id: str | None = None
+    access_path: str = "api"
+    client: ClientInfo = Field(default_factory=ClientInfo)
+    api: Literal["anthropic.messages", "openai.chat_completions"] = "openai.chat_completions"
+    request: dict[str, Any] = Field(default_factory=dict)
+
+
+class ObserveRequest(DecideRequest):
+    """A served exchange: the native record with its ``response`` (status, usage)."""
+
+    response: dict[str, Any] = Field(default_factory=dict)
+
+
+class RefusalOut(BaseModel):
+    """What the gateway returns to its caller instead of serving."""
+
+    status: int
+    headers: dict[str, str]
+    body: dict[str, Any]
+
+
+class DecideResponse(BaseModel):
+    """The decision and what the gateway should do with it."""
+
+    action: Action
+    risk: float
+    tier: str
+    reasons: list[str]
+    contributions: list[dict[str, Any]]
+    retry_after_s: int | None
+    rewrite: dict[str, Any] | None
+    alert: bool
+    ttl_s: int | None
+    campaign_id: str | None
+    refusal: RefusalOut | None = None
+    rewritten_request: dict[str, Any] | None = None
+
+
+def _context(req: DecideRequest, now: float) -> RequestContext:
+    ts = req.timestamp if req.timestamp is not None else now
+    return RequestContext.from_native(
+        {
+            "id": req.id,
+            "timestamp": ts,
+            "account_id": req.account_id,
+            "org_id": req.org_id,
+            "api_key_id": req.api_key_id,
+            "access_path": req.access_path,
+            "client": req.client.model_dump(),
+            "api": req.api,
+            "request": req.request,
+        }
+    )
+
+
+def _bad_request(exc: ValidationError | InputError | ValueError) -> JSONResponse:
+    if isinstance(exc, ValidationError):
+        detail: Any = orjson.loads(exc.json(include_url=False, include_input=False))
+    else:
+        detail = [{"msg": str(exc)}]
+    return JSONResponse({"detail": detail}, status_code=422)
+
+
+def decision_payload(
+    ctx: RequestContext, decision: Decision, verify_url: str | None
+) -> dict[str, Any]:
+    """The ``DecideResponse`` body for a decision."""
+    out = decision.to_dict()
+    refusal = refusal_for(decision, ctx.api, verify_url=verify_url)
+    out["refusal"] = refusal.to_dict() if refusal is not None else None
+    out["rewritten_request"] = (
+        apply_rewrite(ctx.body, ctx.api, decision.rewrite) if decision.rewrite is not None else None
+    )
+    return out
+
+
+def create_app(
+    enforcer: Enforcer,
+    *,
+    watcher: VerdictWatcher | None = None,
+    reload_every_s: float = 5.0,
+    verify_url: str | None = None,
+) -> FastAPI:
+    """Build the service around ``enforcer``; ``watcher`` reloads verdicts when they change."""
+    registry = CollectorRegistry()
+    metrics = ServiceMetrics(registry)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        task = None
+        if watcher is not None:
+            watcher.reload()
+            metrics.reloads.inc()
+
+            async def poll() -> None:
+                while True:
+                    await asyncio.sleep(reload_every_s)
+                    try:
+                        if watcher.maybe_reload():
+                            metrics.reloads.inc()
+                    except Exception:  # a half-written file: keep the last good load
+                        metrics.reload_errors.inc()
+
+            task = asyncio.create_task(poll())
+        yield
+        if task is not None:
+            task.cancel()
+        enforcer.state.close()
+
+    app = FastAPI(
+        title="distillguard decision service",
+        version=__version__,
+        description="Online enforcement against distillation campaigns.",
+        lifespan=lifespan,
+    )
+    app.state.enforcer = enforcer
+    app.state.metrics = metrics
+
+    def run_decide(req: DecideRequest) -> tuple[RequestContext, Decision]:
+        t0 = time.perf_counter()
+        ctx = _context(req, time.time())
+        errors_before = enforcer.state_errors
+        decision = enforcer.decide(ctx)
+        metrics.observe_decision(decision, time.perf_counter() - t0)
+        if enforcer.state_errors != errors_before:
+            metrics.state_errors.inc(enforcer.state_errors - errors_before)
+        return ctx, decision
+
+    @app.post(
+        "/v1/decide",
+        response_model=DecideResponse,
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": DecideRequest.model_json_schema()}},
+            }
+        },
+        responses={422: {"description": "invalid request"}},
+        summary="Decide one request",
+    )
+    async def post_decide(
+        request: Request, enforce: bool = Query(False, description="answer with the refusal")
+    ) -> Response:
+        try:
+            req = DecideRequest.model_validate_json(await request.body())
+            ctx, decision = run_decide(req)
+        except (ValidationError, InputError, ValueError) as exc:
+            return _bad_request(exc)
+        payload = decision_payload(ctx, decision, verify_url)
+        refusal = payload["refusal"]
+        if enforce and refusal is not None:
+            return Response(
+                orjson.dumps(refusal["body"]),
+                status_code=refusal["status"],
+                headers=refusal["headers"],
+                media_type="application/json",
+            )
+        return Response(orjson.dumps(payload), media_type="application/json")
+
+    @app.post(
+        "/v1/observe",
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": ObserveRequest.model_json_schema()}},
+            }
+        },
+        responses={422: {"description": "invalid request"}},
+        summary="Record a served exchange (usage after the response)",
+    )
+    async def post_observe(request: Request) -> Response:
+        try:
+            req = ObserveRequest.model_validate_json(await request.body())
+            ctx = _context(req, time.time())
+            enforcer.observe(ctx, req.response)
+        except (ValidationError, InputError, ValueError) as exc:
+            return _bad_request(exc)
+        metrics.observed.inc()
+        return Response(orjson.dumps({"ok": True}), media_type="application/json")
+
+    class VerifyRequest(BaseModel):
+        account_id: str = Field(min_length=1, max_length=256)
+
+    @app.post("/v1/verify", summary="An account passed step-up verification")
+    async def post_verify(body: VerifyRequest) -> dict[str, Any]:
+        until = time.time() + enforcer.policy.ttl.verified_s
+        enforcer.state.mark_verified(body.account_id, until)
+        return {"ok": True, "verified_until": until}
+
+    @app.post("/v1/reload", summary="Reload the scan's verdicts now")
+    async def post_reload() -> dict[str, Any]:
+        if watcher is None:
+            return {"ok": False, "verdicts": 0, "detail": "no verdict folder configured"}
+        n = watcher.reload()
+        metrics.reloads.inc()
+        return {"ok": True, "verdicts": n}
+
+    @app.get("/healthz", summary="Liveness and state backend health")
+    async def healthz() -> Response:
+        ok = enforcer.state.healthy()
+        body = {
+            "status": "ok" if ok else "degraded",
+            "state": "up" if ok else "down",
+            "fail_mode": enforcer.policy.fail_mode,
+            "policy": enforcer.policy.name,
+            "verdicts": watcher.loaded if watcher is not None else 0,
+        }
+        return Response(
+            orjson.dumps(body), status_code=200 if ok else 503, media_type="application/json"
+        )
+
+    @app.get("/metrics", summary="Prometheus metrics")
+    async def prom() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    from .envoy import add_envoy_routes
+
+    add_envoy_routes(app, enforcer, run_decide=run_decide, verify_url=verify_url)
+    return app
