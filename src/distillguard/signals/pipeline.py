@@ -1,0 +1,199 @@
+"""The per-exchange signal pipeline: enrichment + registered detectors.
+
+``compute_signals`` maps one exchange record batch (:data:`EXCHANGE_SCHEMA`) to one
+signal batch (:data:`SIGNAL_SCHEMA`); ``signals_for_exchange`` runs the very same code
+on one exchange (the online path); ``materialise`` streams the store through it into
+the ``exchange_signals`` table that per-account features read.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from ..enrich import CLIENT_FIELDS, IP_FIELDS, ClientFingerprinter, IpEnricher
+from ..resources import shared_data_dir
+from ..schema import EXCHANGE_SCHEMA
+from ..store import Store
+from .capability import CapabilityDetector
+from .elicitation import ElicitationDetector
+from .registry import ExchangeView, Registry
+from .shape import ShapeDetector
+from .template import TemplateDetector
+
+__all__ = [
+    "PASSTHROUGH",
+    "SIGNALS_TABLE",
+    "SIGNAL_SCHEMA",
+    "SignalContext",
+    "compute_signals",
+    "default_registry",
+    "materialise",
+    "signal_schema",
+    "signals_for_exchange",
+]
+
+#: Name of the table ``materialise`` writes in the store.
+SIGNALS_TABLE = "exchange_signals"
+
+#: Exchange columns copied unchanged into the signal table (identity + what features need).
+PASSTHROUGH = (
+    "exchange_id",
+    "account_id",
+    "timestamp",
+    "org_id",
+    "api_key_id",
+    "end_user_id",
+    "access_path",
+    "api",
+    "model",
+    "client_ip",
+    "prompt_redacted",
+    "n_user_turns",
+    "n_assistant_turns",
+    "has_tool_results",
+    "n_tools",
+    "tools_hash",
+    "max_tokens",
+    "thinking_budget",
+    "reasoning_effort",
+    "n_choices",
+    "temperature",
+    "status",
+    "stop_kind",
+    "input_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+)
+
+
+def default_registry() -> Registry:
+    """The built-in detectors, in run order."""
+    return Registry(
+        [CapabilityDetector(), ElicitationDetector(), TemplateDetector(), ShapeDetector()]
+    )
+
+
+def _field(name: str, typ: pa.DataType, doc: str) -> pa.Field:
+    return pa.field(name, typ, metadata={"doc": doc})
+
+
+def signal_schema(registry: Registry | None = None) -> pa.Schema:
+    """The signal schema for a registry: passthrough, enrichment, client, detectors."""
+    reg = registry or default_registry()
+    fields = [EXCHANGE_SCHEMA.field(n) for n in PASSTHROUGH]
+    fields += [_field(n, t, d) for n, (t, d) in IP_FIELDS.items()]
+    fields += [_field(n, t, d) for n, (t, d) in CLIENT_FIELDS.items()]
+    fields += [_field(n, t, d) for n, (t, d) in reg.fields().items()]
+    return pa.schema(fields)
+
+
+#: The signal table of the built-in pipeline; every column's meaning is in its ``doc``.
+SIGNAL_SCHEMA = signal_schema()
+
+
+@dataclass
+class SignalContext:
+    """What the pipeline needs loaded once: enrichers and the detector registry."""
+
+    ip: IpEnricher
+    client: ClientFingerprinter = field(default_factory=ClientFingerprinter)
+    registry: Registry = field(default_factory=default_registry)
+
+    @classmethod
+    def default(
+        cls,
+        data_dir: str | os.PathLike[str] | None = None,
+        cidr_files: Sequence[str | os.PathLike[str]] = (),
+        mmdb: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None = None,
+        *,
+        use_shared_data: bool = True,
+    ) -> SignalContext:
+        """Build the enrichers once.
+
+        ``data_dir``: folder of network lists (``shared/data`` layout); when ``None`` and
+        ``use_shared_data``, the shared data folder is used if one is found
+        (``DISTILLGUARD_DATA=none`` turns that off). ``cidr_files``: extra
+        ``kind[:provider]=path`` lists. ``mmdb``: MaxMind database file(s).
+        """
+        if data_dir is None and use_shared_data:
+            shared = shared_data_dir()
+            if shared is not None and (shared / "network").is_dir():
+                data_dir = shared / "network"
+        return cls(ip=IpEnricher.default(data_dir, cidr_files, mmdb))
+
+    @property
+    def schema(self) -> pa.Schema:
+        """Signal schema this context produces."""
+        return signal_schema(self.registry)
+
+
+def compute_signals(batch: pa.RecordBatch | pa.Table, ctx: SignalContext) -> pa.RecordBatch:
+    """Signals for every exchange of ``batch`` (exchange schema columns; extra ignored)."""
+    if isinstance(batch, pa.Table):
+        batch = batch.combine_chunks().to_batches()[0] if batch.num_rows else _empty(batch)
+    missing = [n for n in EXCHANGE_SCHEMA.names if n not in batch.schema.names]
+    if missing:
+        from ..errors import InputError
+
+        raise InputError("schema", f"exchange batch lacks columns {missing}", field=missing[0])
+    cols: dict[str, pa.Array] = {n: batch.column(n) for n in PASSTHROUGH}
+    cols.update(ctx.ip.enrich(batch.column("client_ip")))
+    cols.update(ctx.client.fingerprint(batch.column("user_agent"), batch.column("client_headers")))
+    cols.update(ctx.registry.analyze(ExchangeView(batch)))
+    schema = ctx.schema
+    arrays = [
+        cols[f.name] if cols[f.name].type == f.type else cols[f.name].cast(f.type) for f in schema
+    ]
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def _empty(tbl: pa.Table) -> pa.RecordBatch:
+    return pa.RecordBatch.from_pylist([], schema=tbl.schema)
+
+
+def signals_for_exchange(row: dict[str, Any], ctx: SignalContext) -> dict[str, Any]:
+    """Signals of one canonical exchange dict: the batch code on a one-row batch."""
+    full = {n: row.get(n) for n in EXCHANGE_SCHEMA.names}
+    batch = pa.RecordBatch.from_pylist([full], schema=EXCHANGE_SCHEMA)
+    return compute_signals(batch, ctx).to_pylist()[0]
+
+
+def materialise(
+    store: Store,
+    ctx: SignalContext,
+    progress: Callable[[int, int], None] | None = None,
+    *,
+    batch_size: int = 65_536,
+) -> int:
+    """Compute signals for every exchange in ``store`` into table ``exchange_signals``.
+
+    Streams batches; replaces the table on re-run (idempotent). ``progress(done,
+    total)`` is called after each batch. Returns the number of rows written.
+    """
+    total = store.count("exchanges")
+    schema = ctx.schema
+    con = store.con
+    tmp = f"{SIGNALS_TABLE}__new"
+    con.execute(f"DROP TABLE IF EXISTS {tmp}")
+    con.register("_sig_empty", schema.empty_table())
+    con.execute(f"CREATE TABLE {tmp} AS SELECT * FROM _sig_empty")
+    con.unregister("_sig_empty")
+    done = 0
+    for batch in store.iter_batches("SELECT * FROM exchanges", batch_size=batch_size):
+        sig = compute_signals(batch, ctx)
+        con.register("_sig_batch", sig)
+        con.execute(f"INSERT INTO {tmp} SELECT * FROM _sig_batch")
+        con.unregister("_sig_batch")
+        done += sig.num_rows
+        if progress is not None:
+            progress(done, total)
+    con.execute("BEGIN")
+    con.execute(f"DROP TABLE IF EXISTS {SIGNALS_TABLE}")
+    con.execute(f"ALTER TABLE {tmp} RENAME TO {SIGNALS_TABLE}")
+    con.execute("COMMIT")
+    return done

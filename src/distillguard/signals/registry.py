@@ -1,0 +1,178 @@
+"""Pluggable per-exchange detectors (the presidio recognizer pattern).
+
+A detector is a small object with a ``name``, the ``fields`` it writes (name -> Arrow
+type and meaning) and ``analyze(view) -> {field: array}``. It reads an
+:class:`ExchangeView`: the record batch plus the *distinct* prompt texts, prepared
+once per batch (lower-cased, cut to :data:`SCAN_CHARS`), so that every regex runs once
+per distinct text, vectorised by Arrow's RE2 kernels. Each detector also explains
+itself as data: a ``*_cues`` column of rule ids that fired.
+
+Rules are data too (:class:`Rule`): an id, an RE2 pattern over lower-cased text, a
+weight and the text it reads. Users add detectors with :meth:`Registry.register`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+__all__ = [
+    "SCAN_CHARS",
+    "Detector",
+    "ExchangeView",
+    "Registry",
+    "Rule",
+    "join_cues",
+    "match_rules",
+]
+
+#: Characters of each prompt that text rules read (head of the text; bounds cost).
+SCAN_CHARS = 4_000
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One weighted pattern: fires when ``pattern`` (RE2, lower-case text) matches."""
+
+    id: str
+    pattern: str
+    weight: float = 1.0
+    field: str = "prompt"  # "prompt" (last user turn) or "system"
+
+
+class ExchangeView:
+    """A record batch prepared for detectors: distinct texts, lower-cased, with indices.
+
+    ``prompt_text`` / ``system_text`` hold the distinct texts, lower-cased and cut to
+    :data:`SCAN_CHARS` (``prompt_raw`` / ``system_raw`` as sent); ``prompt_index`` /
+    ``system_index`` map each row to its text (null for none or redacted).
+    """
+
+    def __init__(self, batch: pa.RecordBatch) -> None:
+        self.batch = batch
+        self.num_rows = batch.num_rows
+        self.prompt_raw, self.prompt_text, self.prompt_index = _distinct_lower(
+            batch.column("last_user_text")
+        )
+        self.system_raw, self.system_text, self.system_index = _distinct_lower(
+            batch.column("system_text")
+        )
+        #: Intermediate results detectors share within this batch (e.g. ``system_hash``).
+        self.derived: dict[str, pa.Array] = {}
+        self.has_prompt = pc.is_valid(batch.column("last_user_text")).to_numpy(zero_copy_only=False)
+
+    def column(self, name: str) -> pa.Array:
+        """A column of the underlying exchange batch."""
+        return self.batch.column(name)
+
+    def numeric(self, name: str, fill: float = 0) -> np.ndarray:
+        """A numeric column as numpy, nulls filled."""
+        return pc.fill_null(self.batch.column(name), fill).to_numpy(zero_copy_only=False)
+
+    def flag(self, name: str) -> np.ndarray:
+        """A boolean column as numpy, null = False."""
+        return pc.fill_null(self.batch.column(name), False).to_numpy(zero_copy_only=False)
+
+    def texts(self, field: str) -> tuple[pa.Array, pa.Array]:
+        """``(distinct texts, row indices)`` for ``prompt`` or ``system``."""
+        if field == "system":
+            return self.system_text, self.system_index
+        return self.prompt_text, self.prompt_index
+
+
+def _distinct_lower(col: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, pa.Array, pa.Array]:
+    if isinstance(col, pa.ChunkedArray):
+        col = col.combine_chunks()
+    enc = pc.dictionary_encode(col)
+    d = pc.utf8_lower(pc.utf8_slice_codeunits(enc.dictionary, 0, SCAN_CHARS))
+    return enc.dictionary, d, enc.indices
+
+
+def match_rules(view: ExchangeView, rules: Sequence[Rule]) -> dict[str, np.ndarray]:
+    """Evaluate rules on the distinct texts; returns rule id -> boolean per row."""
+    out: dict[str, np.ndarray] = {}
+    for rule in rules:
+        texts, index = view.texts(rule.field)
+        if len(texts) == 0:
+            out[rule.id] = np.zeros(view.num_rows, dtype=bool)
+            continue
+        hit = pc.fill_null(pc.match_substring_regex(texts, rule.pattern), False)
+        rows = pc.fill_null(hit.take(index), False)
+        out[rule.id] = rows.to_numpy(zero_copy_only=False)
+    return out
+
+
+def join_cues(cues: dict[str, np.ndarray], n: int) -> pa.Array:
+    """``;``-joined ids of the cues that fired per row (empty string when none)."""
+    if not cues:
+        return pa.array([""] * n, pa.string())
+    parts = [pa.array(np.where(mask, cid, ""), pa.string()) for cid, mask in cues.items()]
+    joined = pc.binary_join_element_wise(*parts, ";") if len(parts) > 1 else parts[0]
+    if len(parts) > 1:
+        joined = pc.utf8_trim(pc.replace_substring_regex(joined, ";{2,}", ";"), ";")
+    return joined
+
+
+@runtime_checkable
+class Detector(Protocol):
+    """What every registered detector provides."""
+
+    name: str
+    fields: dict[str, tuple[pa.DataType, str]]
+
+    def analyze(self, view: ExchangeView) -> dict[str, pa.Array]:
+        """Return one array per entry of ``fields``, aligned with ``view.batch``."""
+        ...
+
+
+class Registry:
+    """An ordered set of detectors; :meth:`analyze` runs them all over one view."""
+
+    def __init__(self, detectors: Sequence[Detector] = ()) -> None:
+        self._detectors: dict[str, Detector] = {}
+        for d in detectors:
+            self.register(d)
+
+    def register(self, detector: Detector, *, replace: bool = False) -> None:
+        """Add a detector; its name and field names must be new unless ``replace``."""
+        if not isinstance(detector, Detector):
+            raise TypeError(f"{detector!r} does not implement the Detector protocol")
+        if detector.name in self._detectors and not replace:
+            raise ValueError(f"detector {detector.name!r} already registered")
+        taken = {f for n, d in self._detectors.items() if n != detector.name for f in d.fields}
+        clash = taken & set(detector.fields)
+        if clash:
+            raise ValueError(f"detector {detector.name!r} redefines fields {sorted(clash)}")
+        self._detectors[detector.name] = detector
+
+    def __iter__(self) -> Iterator[Detector]:
+        return iter(self._detectors.values())
+
+    def __len__(self) -> int:
+        return len(self._detectors)
+
+    @property
+    def names(self) -> list[str]:
+        """Registered detector names, in run order."""
+        return list(self._detectors)
+
+    def fields(self) -> dict[str, tuple[pa.DataType, str]]:
+        """All output fields of all detectors, in order."""
+        return {k: v for d in self._detectors.values() for k, v in d.fields.items()}
+
+    def analyze(self, view: ExchangeView) -> dict[str, pa.Array]:
+        """Run every detector; returns all their columns."""
+        out: dict[str, pa.Array] = {}
+        for d in self._detectors.values():
+            cols = d.analyze(view)
+            missing = set(d.fields) - set(cols)
+            if missing:
+                raise ValueError(f"detector {d.name!r} did not produce {sorted(missing)}")
+            for name, (typ, _doc) in d.fields.items():
+                out[name] = cols[name].cast(typ) if cols[name].type != typ else cols[name]
+        return out
