@@ -102,7 +102,7 @@ def default_features(store: Store) -> tuple[pa.Table, list[str]]:
         raise InputError(
             "missing stage", "distillguard.signals / distillguard.features are not installed"
         )
-    signals.materialise(store)
+    signals.materialise(store, signals.SignalContext.default())
     table = features.account_features(store)
     return table, list(features.FEATURE_COLUMNS)
 
@@ -175,11 +175,16 @@ def detect(
 
 
 def _attribute(store: Store, campaigns: CampaignSet) -> None:
-    """Let the intel module attribute campaigns to known actors, when it is installed."""
+    """Let the intel module attribute campaigns to known actors and add partner evidence."""
     intel = _optional("distillguard.intel")
-    hook = getattr(intel, "attribute_campaigns", None) if intel else None
-    if hook is not None and campaigns.campaigns:
-        campaigns.campaigns = list(hook(store, campaigns.campaigns))
+    if intel is None or not campaigns.campaigns:
+        return
+    found = campaigns.campaigns
+    if hasattr(intel, "attribute"):
+        found = list(intel.attribute(found, store))
+    if hasattr(intel, "partner_evidence"):
+        found = list(intel.partner_evidence(store, found))
+    campaigns.campaigns = found
 
 
 def verdicts_of(store: Store, det: Detection, policy: ActionPolicy) -> list[Verdict]:

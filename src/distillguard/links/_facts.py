@@ -45,15 +45,21 @@ def prepare_facts(con: duckdb.DuckDBPyConnection) -> dict[str, bool]:
     sys_raw = "CASE WHEN e.system_text IS NULL OR e.system_text = '' THEN NULL ELSE md5(e.system_text) END"
     if scols:
         hosting = f"(s.net_kind IN {HOSTING_KINDS!r})" if "net_kind" in scols else "FALSE"
+        src = "exchange_signals s"
+        ip = "s.client_ip"
+        if not {"client_ip", "account_id", "timestamp", "client_fp", "system_hash"} <= scols:
+            src = "exchanges e JOIN exchange_signals s USING (exchange_id)"
+            ip = "e.client_ip"
+        ip24 = _col(scols, "ip_prefix", ip24_raw.replace("e.client_ip", ip))
         select = f"""
-            SELECT e.account_id, e.timestamp AS ts, e.client_ip AS ip,
-                   {_col(scols, "ip_prefix", ip24_raw)} AS ip24,
+            SELECT {ip.split(".")[0]}.account_id, {ip.split(".")[0]}.timestamp AS ts, {ip} AS ip,
+                   {ip24} AS ip24,
                    {_col(scols, "asn", "NULL::BIGINT")}::BIGINT AS asn,
                    {_col(scols, "client_fp", fp_raw)} AS client_fp,
                    {_col(scols, "template_id", "NULL")}::VARCHAR AS template_id,
                    {_col(scols, "system_hash", sys_raw)} AS system_hash,
                    {hosting} AS hosting
-            FROM exchanges e JOIN exchange_signals s USING (exchange_id)"""
+            FROM {src}"""
     else:
         select = f"""
             SELECT e.account_id, e.timestamp AS ts, e.client_ip AS ip, {ip24_raw} AS ip24,
