@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ingest",
     "scan",
     "train",
+    "simulate",
 )
 
 for _name in COMMAND_MODULES:
