@@ -26,6 +26,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "scan",
     "train",
     "simulate",
+    "evaluate",
 )
 
 for _name in COMMAND_MODULES:
