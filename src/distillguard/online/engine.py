@@ -35,7 +35,15 @@ from .state import (
     StateView,
 )
 
-__all__ = ["Enforcer", "SignalFn", "VerdictWatcher", "default_signals", "read_accounts"]
+__all__ = [
+    "BatchSignalFn",
+    "Enforcer",
+    "SignalFn",
+    "VerdictWatcher",
+    "default_batch_signals",
+    "default_signals",
+    "read_accounts",
+]
 
 log = logging.getLogger(__name__)
 
@@ -43,15 +51,40 @@ log = logging.getLogger(__name__)
 SignalFn = Callable[[dict[str, Any]], dict[str, Any]]
 
 
-def default_signals() -> SignalFn:
-    """The batch signal definitions applied to one native record."""
-    from ..ingest import normalize_native
-    from ..signals import SignalContext, signals_for_exchange
+#: Native exchange records -> their per-exchange signals, in order (one Arrow batch).
+BatchSignalFn = Callable[[list[dict[str, Any]]], list[dict[str, Any]]]
 
-    sctx = SignalContext.default()
+
+def default_signals() -> SignalFn:
+    """The batch signal definitions applied to one native record (slow: one-row batch)."""
+    batch = default_batch_signals()
 
     def fn(record: dict[str, Any]) -> dict[str, Any]:
-        return dict(signals_for_exchange(normalize_native(record), sctx))
+        return batch([record])[0]
+
+    return fn
+
+
+def default_batch_signals() -> BatchSignalFn:
+    """The batch signal definitions (``distillguard.signals``) over many native records."""
+    import pyarrow as pa
+
+    from ..ingest import normalize_native
+    from ..schema import EXCHANGE_SCHEMA
+    from ..signals import SignalContext, compute_signals
+
+    sctx = SignalContext.default()
+    names = EXCHANGE_SCHEMA.names
+
+    def fn(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if not records:
+            return []
+        rows = []
+        for rec in records:
+            row = normalize_native(rec)
+            rows.append({n: row.get(n) for n in names})
+        batch = pa.RecordBatch.from_pylist(rows, schema=EXCHANGE_SCHEMA)
+        return list(compute_signals(batch, sctx).to_pylist())
 
     return fn
 
@@ -65,11 +98,13 @@ class Enforcer:
         policy: Policy,
         *,
         signals: SignalFn | None = None,
+        batch_signals: BatchSignalFn | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.state = state
         self.policy = policy
         self.signals = signals
+        self.batch_signals = batch_signals
         self.clock = clock
         self.state_errors = 0
         self._learn_rank = action_rank(policy.learn_indicators_from)
@@ -136,6 +171,17 @@ class Enforcer:
         except StateUnavailable:
             self.state_errors += 1
         return sig
+
+    def observe_many(self, items: list[tuple[RequestContext, Mapping[str, Any] | None]]) -> int:
+        """Observe many exchanges; their signals are computed as one Arrow batch."""
+        todo = [(c, r) for c, r in items]
+        if self.batch_signals is not None:
+            sigs = self.batch_signals([c.to_native(r) for c, r in todo])
+            for (ctx, _), sig in zip(todo, sigs, strict=True):
+                ctx.signals = sig
+        for ctx, resp in todo:
+            self.observe(ctx, None if self.batch_signals is not None else resp)
+        return len(todo)
 
 
 def read_accounts(path: str | Path) -> list[AccountRecord]:

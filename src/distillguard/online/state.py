@@ -132,14 +132,22 @@ def ip_key(ip: str) -> str:
 
 
 def indicator_keys(context: RequestContext) -> list[tuple[str, str]]:
-    """The ``(evidence kind, value)`` pairs under which a request's indicators are indexed."""
-    keys: list[tuple[str, str]] = []
-    if context.client_ip:
-        keys.append(("campaign_ip", ip_key(context.client_ip)))
-    if context.user_agent or context.headers:
-        keys.append(("campaign_client", context.client_fingerprint))
+    """The ``(evidence kind, value)`` pairs under which a request's indicators are indexed.
+
+    Uses the per-exchange signals when they were computed (``ip_prefix``, ``client_fp``,
+    ``template_id``: the batch definitions, as in ``campaigns.json``), and the request's
+    own address and client shape otherwise.
+    """
     sig = context.signals or {}
-    tpl = sig.get("template_fingerprint") or sig.get("template_fp")
+    keys: list[tuple[str, str]] = []
+    prefix = sig.get("ip_prefix") or (ip_key(context.client_ip) if context.client_ip else None)
+    if prefix:
+        keys.append(("campaign_ip", str(prefix)))
+    if sig.get("client_fp"):
+        keys.append(("campaign_client", str(sig["client_fp"])))
+    elif context.user_agent or context.headers:
+        keys.append(("campaign_client", context.client_fingerprint))
+    tpl = sig.get("template_id")
     if tpl:
         keys.append(("campaign_template", str(tpl)))
     return keys

@@ -150,14 +150,40 @@ def create_app(
     watcher: VerdictWatcher | None = None,
     reload_every_s: float = 5.0,
     verify_url: str | None = None,
+    observe_every_s: float = 0.2,
+    observe_batch: int = 512,
 ) -> FastAPI:
     """Build the service around ``enforcer``; ``watcher`` reloads verdicts when they change."""
     registry = CollectorRegistry()
     metrics = ServiceMetrics(registry)
 
+    pending: list[tuple[RequestContext, dict[str, Any]]] = []
+
+    def drain() -> int:
+        """Observe what is pending, signals computed as one batch."""
+        if not pending:
+            return 0
+        items = pending[:]
+        del pending[:]
+        errors_before = enforcer.state_errors
+        n = enforcer.observe_many(items)
+        metrics.observed.inc(n)
+        if enforcer.state_errors != errors_before:
+            metrics.state_errors.inc(enforcer.state_errors - errors_before)
+        return n
+
+    async def drain_loop() -> None:
+        while True:
+            await asyncio.sleep(observe_every_s)
+            try:
+                drain()
+            except Exception:  # never let one bad batch stop observing
+                metrics.state_errors.inc()
+
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         task = None
+        drainer = asyncio.create_task(drain_loop())
         if watcher is not None:
             watcher.reload()
             metrics.reloads.inc()
@@ -175,6 +201,8 @@ def create_app(
         yield
         if task is not None:
             task.cancel()
+        drainer.cancel()
+        drain()
         enforcer.state.close()
 
     app = FastAPI(
@@ -235,18 +263,26 @@ def create_app(
                 "content": {"application/json": {"schema": ObserveRequest.model_json_schema()}},
             }
         },
+        status_code=202,
         responses={422: {"description": "invalid request"}},
-        summary="Record a served exchange (usage after the response)",
+        summary="Record a served exchange (usage after the response); batched",
     )
-    async def post_observe(request: Request) -> Response:
+    async def post_observe(
+        request: Request, sync: bool = Query(False, description="observe before answering")
+    ) -> Response:
         try:
             req = ObserveRequest.model_validate_json(await request.body())
             ctx = _context(req, time.time())
-            enforcer.observe(ctx, req.response)
         except (ValidationError, InputError, ValueError) as exc:
             return _bad_request(exc)
-        metrics.observed.inc()
-        return Response(orjson.dumps({"ok": True}), media_type="application/json")
+        pending.append((ctx, req.response))
+        if len(pending) >= observe_batch or sync:
+            drain()
+        return Response(
+            orjson.dumps({"ok": True, "queued": len(pending)}),
+            status_code=202,
+            media_type="application/json",
+        )
 
     class VerifyRequest(BaseModel):
         account_id: str = Field(min_length=1, max_length=256)

@@ -1,0 +1,49 @@
+"""``distillguard serve``: the decision service (FastAPI + uvicorn)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ._app import app, console
+
+
+@app.command()
+def serve(
+    policy: Annotated[
+        Path | None, typer.Option("--policy", help="YAML policy (default: packaged)")
+    ] = None,
+    state: Annotated[
+        str, typer.Option("--state", help="memory or redis://host:port/db")
+    ] = "memory",
+    verdicts: Annotated[
+        Path | None,
+        typer.Option("--verdicts", help="scan output folder; reloaded when its files change"),
+    ] = None,
+    accounts: Annotated[
+        Path | None, typer.Option("--accounts", help="account registry (jsonl)")
+    ] = None,
+    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port")] = 8787,
+    verify_url: Annotated[
+        str | None, typer.Option("--verify-url", help="shown in verify refusals")
+    ] = None,
+    log_level: Annotated[str, typer.Option("--log-level")] = "warning",
+) -> None:
+    """Serve online decisions: POST /v1/decide, /v1/observe, GET /healthz, /metrics."""
+    import uvicorn
+
+    from ..online.setup import build_enforcer
+    from ..serve.app import create_app
+
+    enforcer, watcher = build_enforcer(
+        policy=policy, state=state, verdicts=verdicts, accounts=accounts
+    )
+    api = create_app(enforcer, watcher=watcher, verify_url=verify_url)
+    console.print(
+        f"distillguard serve: policy {enforcer.policy.name!r}, state {state}, "
+        f"http://{host}:{port}/docs"
+    )
+    uvicorn.run(api, host=host, port=port, log_level=log_level, access_log=False)

@@ -1,0 +1,140 @@
+"""Build an :class:`Enforcer` from operator settings (CLI flags or environment).
+
+Shared by ``distillguard serve``, ``distillguard replay`` and the in-process LiteLLM
+guardrail, so all three read the same settings the same way:
+
+=====================  ==========================  ====================================
+setting                environment                 meaning
+=====================  ==========================  ====================================
+policy                 ``DISTILLGUARD_POLICY``     YAML policy file (default: packaged)
+state                  ``DISTILLGUARD_STATE``      ``memory`` or ``redis://host:port/db``
+verdicts               ``DISTILLGUARD_VERDICTS``   scan output folder (verdicts.csv ...)
+accounts               ``DISTILLGUARD_ACCOUNTS``   account registry (accounts.jsonl)
+=====================  ==========================  ====================================
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+from ..policy.load import load_policy
+from .engine import (
+    BatchSignalFn,
+    Enforcer,
+    VerdictWatcher,
+    default_batch_signals,
+    read_accounts,
+)
+from .memory import FeatureStateFactory, MemoryState, default_feature_state
+from .state import EnforcementState, EvidenceSource
+
+__all__ = ["EventCount", "build_enforcer", "build_state", "enforcer_from_env"]
+
+log = logging.getLogger(__name__)
+
+
+def _batch_signals() -> BatchSignalFn | None:
+    try:
+        return default_batch_signals()
+    except ImportError as exc:
+        log.warning("per-exchange signals unavailable (%s); observing without them", exc)
+        return None
+
+
+class EventCount:
+    """Feature state used only when :mod:`distillguard.features` is not installed."""
+
+    def __init__(self, events: int = 0) -> None:
+        self.events = events
+
+    def update(self, signals: dict[str, Any]) -> None:
+        """Count one exchange."""
+        self.events += 1
+
+    def features(self) -> dict[str, float]:
+        """No behavioural features, only the count."""
+        return {"events": float(self.events)}
+
+    def to_dict(self) -> dict[str, Any]:
+        """Serialisable form."""
+        return {"events": self.events}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> EventCount:
+        """Inverse of :meth:`to_dict`."""
+        return cls(int(d.get("events", 0)))
+
+
+def _feature_factory() -> FeatureStateFactory:
+    try:
+        default_feature_state()
+    except ImportError as exc:
+        log.warning("online features unavailable (%s); online rules will not fire", exc)
+        return EventCount
+    return default_feature_state
+
+
+def build_state(
+    url: str | None,
+    *,
+    window_s: int,
+    evidence_sources: list[EvidenceSource] | None = None,
+    feature_state: FeatureStateFactory | None = None,
+) -> EnforcementState:
+    """``memory`` (default) or a ``redis://`` URL -> a state backend."""
+    fs = feature_state or _feature_factory()
+    sources = evidence_sources or []
+    if url in (None, "", "memory"):
+        return MemoryState(window_s=window_s, feature_state=fs, evidence_sources=sources)
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        from .redis_state import RedisState
+
+        return RedisState(url, window_s=window_s, feature_state=fs, evidence_sources=sources)
+    raise ConfigError(f"state must be 'memory' or a redis:// URL, not {url!r}")
+
+
+def build_enforcer(
+    *,
+    policy: str | Path | None = None,
+    state: str | None = None,
+    verdicts: str | Path | None = None,
+    accounts: str | Path | None = None,
+    signals: bool = True,
+    evidence_sources: list[EvidenceSource] | None = None,
+    feature_state: FeatureStateFactory | None = None,
+    **kw: Any,
+) -> tuple[Enforcer, VerdictWatcher | None]:
+    """An enforcer plus, when a verdict folder is given, its (already loaded) watcher."""
+    pol = load_policy(policy)
+    backend = build_state(
+        state,
+        window_s=pol.throttle.window_s,
+        evidence_sources=evidence_sources,
+        feature_state=feature_state,
+    )
+    if accounts:
+        backend.load_accounts(read_accounts(accounts))
+    watcher = None
+    if verdicts:
+        folder = Path(verdicts)
+        if not folder.is_dir():
+            raise ConfigError(f"{folder}: verdict folder not found (scan --out DIR)")
+        watcher = VerdictWatcher(backend, folder)
+        watcher.reload()
+    enforcer = Enforcer(backend, pol, batch_signals=_batch_signals() if signals else None, **kw)
+    return enforcer, watcher
+
+
+def enforcer_from_env() -> tuple[Enforcer, VerdictWatcher | None]:
+    """:func:`build_enforcer` with the ``DISTILLGUARD_*`` environment settings."""
+    env = os.environ.get
+    return build_enforcer(
+        policy=env("DISTILLGUARD_POLICY") or None,
+        state=env("DISTILLGUARD_STATE") or None,
+        verdicts=env("DISTILLGUARD_VERDICTS") or None,
+        accounts=env("DISTILLGUARD_ACCOUNTS") or None,
+    )
