@@ -27,6 +27,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "train",
     "simulate",
     "evaluate",
+    "serve",
+    "replay",
 )
 
 for _name in COMMAND_MODULES:
