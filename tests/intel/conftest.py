@@ -81,7 +81,9 @@ class World:
                     else f"{rng.randrange(11, 220)}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(256)}"
                 )
                 ua, headers = COMMON_UA, COMMON_HEADERS
-                system = f"You help the customers of shop {account}." if rng.random() < 0.5 else None
+                system = (
+                    f"You help the customers of shop {account}." if rng.random() < 0.5 else None
+                )
             else:
                 hour = rng.choice(list(spec["hours"]))  # type: ignore[call-overload]
                 ip = f"{rng.choice(spec['prefixes'])}.{rng.randrange(256)}"  # type: ignore[arg-type]
@@ -128,9 +130,7 @@ class World:
             self.truth.setdefault(a, "")
             self.period_of.setdefault(a, 1)
             ex += self._exchanges(a, start, None, n_exchanges // 2)
-            acc.append(
-                self._account(a, P1 - timedelta(days=30 + i), f"pm_benign_{i}", "gmail.com")
-            )
+            acc.append(self._account(a, P1 - timedelta(days=30 + i), f"pm_benign_{i}", "gmail.com"))
         for name, spec in ACTORS.items():
             tag = name.split("-")[0].lower()
             for j in range(int(spec["n"])):  # type: ignore[call-overload]
@@ -141,7 +141,11 @@ class World:
                 if period == 1:
                     pay = f"pm_{tag}_{j % 3}" if name == "LAB-A" else f"pm_{tag}_{j}"
                 else:  # LAB-A reuses its old cards on a third of the new accounts
-                    pay = f"pm_{tag}_{j % 3}" if name == "LAB-A" and j % 3 == 0 else f"pm_{tag}_p2_{j}"
+                    pay = (
+                        f"pm_{tag}_{j % 3}"
+                        if name == "LAB-A" and j % 3 == 0
+                        else f"pm_{tag}_p2_{j}"
+                    )
                 acc.append(
                     self._account(
                         a,
@@ -153,13 +157,14 @@ class World:
                 )
         store.append_exchanges(_table(ex, EXCHANGE_SCHEMA))
         store.upsert_accounts(_table(acc, ACCOUNT_SCHEMA))
+        banned: list[str] = []
         if period == 2:  # the bans that happened at the end of period one
-            banned = []
             for a, actor in self.truth.items():
-                if self.period_of[a] != 1 or not actor:
+                if self.period_of[a] != 1 or not actor or a in self.benign:
                     continue
                 if actor == "LAB-A" or int(a[-2:]) % 2 == 0:
                     banned.append(a)
+        if banned:
             store.con.execute(
                 "UPDATE accounts SET status = 'banned', status_changed_at = ? "
                 f"WHERE account_id IN ({','.join('?' * len(banned))})",
@@ -168,7 +173,9 @@ class World:
 
     def members(self, actor: str, period: int) -> list[str]:
         """The accounts of ``actor`` created in ``period``."""
-        return sorted(a for a, t in self.truth.items() if t == actor and self.period_of[a] == period)
+        return sorted(
+            a for a, t in self.truth.items() if t == actor and self.period_of[a] == period
+        )
 
 
 def make_campaign(store: Store, cid: str, members: list[str]) -> Campaign:
@@ -200,7 +207,7 @@ def make_campaign(store: Store, cid: str, members: list[str]) -> Campaign:
         capability_profile={"reasoning": 0.7, "coding": 0.3},
         infrastructure=InfrastructureIndicators(
             ip_ranges=[p for p, _ in prefixes],
-            asns=[64500],
+            asns=sorted({64500 + int(p.split(".")[0]) % 100 for p, _ in prefixes}),
             asn_orgs=["Example Proxy Hosting"],
             payment_fingerprints=[p for (p,) in pays],
         ),

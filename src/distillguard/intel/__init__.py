@@ -21,7 +21,8 @@ from .evasion import (
     ReturningActorWatch,
     returning_accounts,
 )
-from .hooks import attribute, partner_evidence
+from .evidence_source import IntelEvidenceSource
+from .hooks import attribute, attribute_campaigns, partner_evidence
 from .match import MIN_CONFIDENCE, ActorMatch, match_campaign
 from .stix import build_bundle, community_key, export_stix, keyed_hash, validate_bundle
 from .stix_import import ImportReport, import_bundle
@@ -33,10 +34,12 @@ __all__ = [
     "ActorMatch",
     "BanEvasionIndex",
     "ImportReport",
+    "IntelEvidenceSource",
     "Link",
     "ReturningAccount",
     "ReturningActorWatch",
     "attribute",
+    "attribute_campaigns",
     "build_bundle",
     "community_key",
     "export_stix",

@@ -22,7 +22,7 @@ from .match import MIN_CONFIDENCE, match_campaign
 from .stix import community_key, keyed_hash
 from .stix_import import ensure_partner_tables
 
-__all__ = ["attribute", "partner_evidence"]
+__all__ = ["attribute", "attribute_campaigns", "partner_evidence"]
 
 
 def attribute(
@@ -181,3 +181,8 @@ def partner_evidence(
             )
         out.append(c)
     return out
+
+
+def attribute_campaigns(store: Store, campaigns: list[Campaign]) -> list[Campaign]:
+    """What ``scan`` calls: :func:`attribute`, then :func:`partner_evidence`."""
+    return partner_evidence(store, attribute(campaigns, store))

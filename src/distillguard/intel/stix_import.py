@@ -160,7 +160,7 @@ def parse_bundle(path: str | os.PathLike[str]) -> tuple[dict[str, Any], str]:
             raise bad("pattern too long", f"more than {MAX_PATTERN_CHARS} characters", where)
     result = validate_parsed_json(doc, ValidationOptions(strict=False))
     results = result if isinstance(result, list) else [result]
-    errors = [f"{o.object_id}: {e}" for r in results for o in r.object_results for e in o.errors]
+    errors = [f"{r.object_id}: {e}" for r in results for e in (r.errors or [])]
     if errors or not all(r.is_valid for r in results):
         raise bad("invalid STIX", "; ".join(errors[:3]) or "stix2-validator rejected it")
     return doc, hashlib.sha256(raw).hexdigest()

@@ -1,0 +1,107 @@
+"""Returning actors: replacement accounts are flagged, at first sight online, benign never."""
+
+from __future__ import annotations
+
+from conftest import P2, make_campaign
+
+from distillguard.intel import (
+    BanEvasionIndex,
+    ReturningActorWatch,
+    name_actor,
+    returning_accounts,
+)
+from distillguard.intel._evidence import ensure_account_values
+from distillguard.intel.evasion import BANNED_TARGET
+
+
+def _p1_with_bans(world, store_factory, *, name: bool):
+    """Period one in a store, bans applied; actors named only when ``name``."""
+    store = store_factory()
+    world.period(store, 1)
+    if name:
+        for actor in ("LAB-A", "HYDRA-B"):
+            c = make_campaign(store, f"{actor}-p1", world.members(actor, 1))
+            name_actor(store, c, actor)
+    banned = [a for a in world.members("LAB-A", 1)]
+    store.con.execute(
+        f"UPDATE accounts SET status = 'banned', status_changed_at = ? "
+        f"WHERE account_id IN ({','.join('?' * len(banned))})",
+        [P2, *banned],
+    )
+    return store
+
+
+def test_batch_flags_replacements_with_the_link_and_no_benign(world, store_factory) -> None:
+    store = store_factory()
+    world.period(store, 1)
+    for actor in ("LAB-A", "HYDRA-B"):
+        name_actor(store, make_campaign(store, f"{actor}-p1", world.members(actor, 1)), actor)
+    world.period(store, 2)
+    flagged = returning_accounts(store)
+    by_account = {r.account_id: r for r in flagged}
+    returning = world.members("LAB-A", 2) + world.members("HYDRA-B", 2)
+    assert set(by_account) == set(returning)
+    for r in flagged:
+        assert r.target == world.truth[r.account_id]
+        assert r.reasons and "shared with" in r.reasons[0]
+    assert not any(world.truth[a] == "" for a in by_account)
+
+
+def test_banned_accounts_alone_are_ground_truth_without_any_named_actor(
+    world, store_factory
+) -> None:
+    store = _p1_with_bans(world, store_factory, name=False)
+    world_p2 = world
+    world_p2.period(store, 2)  # period two also bans half of HYDRA-B
+    flagged = {r.account_id: r for r in returning_accounts(store)}
+    lab_new = set(world.members("LAB-A", 2))
+    assert lab_new <= set(flagged)
+    assert all(flagged[a].target == BANNED_TARGET for a in lab_new)
+    assert not any(world.truth[a] == "" for a in flagged)
+
+
+def test_online_watch_flags_replacements_within_their_first_exchanges(world, store_factory) -> None:
+    store = _p1_with_bans(world, store_factory, name=True)
+    index = BanEvasionIndex.from_store(store)
+    assert len(index) > 0
+    world.period(store, 2)
+    ensure_account_values(store)
+    watch = ReturningActorWatch(index)
+    rows = store.con.execute(
+        "SELECT e.account_id, e.client_ip, e.user_agent, e.client_headers, e.system_text, "
+        "a.payment_fingerprint FROM exchanges e JOIN accounts a USING (account_id) "
+        "WHERE e.timestamp >= ? ORDER BY e.timestamp",
+        [P2],
+    ).fetchall()
+    from distillguard.intel._evidence import VALUES_TABLE  # the same hashes as the batch
+
+    fps = dict(
+        store.con.execute(
+            f"SELECT account_id || '|' || value, value FROM {VALUES_TABLE} WHERE kind = 'client_fp'"
+        ).fetchall()
+    )
+    seen: dict[str, int] = {}
+    first_flag: dict[str, int] = {}
+    for account, ip, _ua, _h, _sys, pay in rows:
+        seen[account] = seen.get(account, 0) + 1
+        client = next((v for k, v in fps.items() if k.startswith(account + "|")), None)
+        link = watch.observe(account, client_ip=ip, payment_fp=pay, client_fp=client)
+        if link is not None and account not in first_flag:
+            first_flag[account] = seen[account]
+            assert link.target == world.truth[account] or link.target == BANNED_TARGET
+    new_attack = world.members("LAB-A", 2) + world.members("HYDRA-B", 2)
+    assert all(first_flag.get(a, 99) <= 20 for a in new_attack)
+    assert not any(world.truth[a] == "" for a in first_flag)
+
+
+def test_one_weak_value_is_not_enough_but_a_banned_card_is(world, store_factory) -> None:
+    store = _p1_with_bans(world, store_factory, name=False)
+    index = BanEvasionIndex.from_store(store)
+    one_prefix = index.lookup(client_ip="45.10.20.77")
+    assert one_prefix is not None and not one_prefix.flagged
+    card = index.lookup(payment_fp="pm_lab_1")
+    assert card is not None and card.flagged and card.target == BANNED_TARGET
+    assert "pm_lab_1" in card.reasons[0]
+    both = index.lookup(client_ip="45.10.20.77", asn=None, payment_fp=None, template_id=None)
+    assert both is not None and both.score == one_prefix.score
+    assert index.lookup(client_ip="8.8.8.8", payment_fp="pm_unknown") is None
