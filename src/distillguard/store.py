@@ -22,6 +22,9 @@ from .schema import ACCOUNT_SCHEMA, EXCHANGE_SCHEMA, SCHEMA_VERSION
 
 __all__ = ["DEFAULT_STORE", "Store"]
 
+#: WAL size that triggers a checkpoint (DuckDB's default of 16 MB checkpoints every append).
+CHECKPOINT_THRESHOLD = "256MB"
+
 #: Default store location, under the user's working directory.
 DEFAULT_STORE = Path(".distillguard") / "store.duckdb"
 
@@ -74,6 +77,9 @@ class Store:
             self.con.execute(f"SET threads={int(threads)}")
         self.con.execute("SET preserve_insertion_order=false")
         if not read_only:
+            # large appends are one transaction each; checkpoint less often than per 16 MB
+            self.con.execute(f"SET checkpoint_threshold='{CHECKPOINT_THRESHOLD}'")
+        if not read_only:
             self._init_schema()
 
     # ---------------------------------------------------------------- lifecycle
@@ -111,21 +117,20 @@ class Store:
         if tbl.num_rows == 0:
             return 0
         tbl = tbl.select(EXCHANGE_SCHEMA.names).cast(EXCHANGE_SCHEMA)
-        before = self.count("exchanges")
         self.con.register("_incoming", tbl)
         try:
             self.con.execute("BEGIN")
-            self.con.execute(
+            row = self.con.execute(
                 "INSERT OR IGNORE INTO exchanges SELECT * FROM _incoming "
                 "QUALIFY row_number() OVER (PARTITION BY exchange_id) = 1"
-            )
+            ).fetchone()
             self.con.execute("COMMIT")
-        except duckdb.Error:
+        except BaseException:
             self.con.execute("ROLLBACK")
             raise
         finally:
             self.con.unregister("_incoming")
-        return self.count("exchanges") - before
+        return int(row[0]) if row else 0
 
     def upsert_accounts(self, batch: pa.Table | pa.RecordBatch) -> int:
         """Insert or replace account records by ``account_id``; returns rows written."""

@@ -68,14 +68,45 @@ def clean(s: str) -> str:
     return _CTRL.sub("", s) if _CTRL.search(s) else s
 
 
+#: Byte patterns whose absence from a raw JSON line proves its strings hold no control or
+#: bidi-override characters (raw control bytes are illegal in JSON, so they can only come
+#: as escapes; bidi overrides come as escapes or as raw UTF-8 starting E2 80 / E2 81).
+_SUSPECT = (
+    b"\\u00",
+    b"\\u20",
+    b"\\b",
+    b"\\f",
+    b"\x7f",
+    b"\xe2\x80\xaa",
+    b"\xe2\x80\xab",
+    b"\xe2\x80\xac",
+    b"\xe2\x80\xad",
+    b"\xe2\x80\xae",
+    b"\xe2\x81",
+)
+
+
+def needs_cleaning(line: bytes) -> bool:
+    """False when a raw JSON line cannot contain characters :func:`clean` removes."""
+    return any(p in line for p in _SUSPECT)
+
+
+def clean_row(row: dict[str, Any]) -> dict[str, Any]:
+    """Remove control and bidi-override characters from every text value of a row."""
+    for k, v in row.items():
+        if isinstance(v, str):
+            row[k] = clean(v)
+        elif isinstance(v, list):
+            row[k] = [clean(x) if isinstance(x, str) else x for x in v]
+    return row
+
+
 def bounded(s: str | None, row: dict[str, Any]) -> str | None:
-    """Clean ``s`` and cut it to MAX_TEXT_CHARS, flagging the cut in ``row``."""
-    if s is None:
-        return None
-    if len(s) > MAX_TEXT_CHARS:
-        s = s[:MAX_TEXT_CHARS]
+    """Cut ``s`` to MAX_TEXT_CHARS, flagging the cut in ``row``."""
+    if s is not None and len(s) > MAX_TEXT_CHARS:
         row["text_truncated"] = True
-    return clean(s)
+        return s[:MAX_TEXT_CHARS]
+    return s
 
 
 def wrong_type(field: str, want: str, got: object) -> InputError:
@@ -88,7 +119,7 @@ def opt_str(v: object, field: str, limit: int = 1024) -> str | None:
     if v is None:
         return None
     if isinstance(v, str):
-        return clean(v[:limit]) if v else None
+        return v[:limit] if v else None
     if isinstance(v, int | float) and not isinstance(v, bool):
         return str(v)
     raise wrong_type(field, "string", v)
@@ -99,7 +130,7 @@ def req_str(v: object, field: str) -> str:
     if v is None or v == "":
         raise InputError("missing_field", "required field is missing or empty", field=field)
     if isinstance(v, str):
-        return clean(v[:1024])
+        return v[:1024]
     if isinstance(v, int) and not isinstance(v, bool) and field in ("id", "exchange_id"):
         return str(v)
     raise wrong_type(field, "string", v)
@@ -197,7 +228,7 @@ def headers_json(headers: object, field: str) -> str | None:
         key = str(k).lower()[:128]
         if key in SENSITIVE_HEADERS or v is None:
             continue
-        kept[clean(key)] = clean(v[:512]) if isinstance(v, str) else clean(str(v)[:512])
+        kept[key] = v[:512] if isinstance(v, str) else str(v)[:512]
     if not kept:
         return None
     return orjson.dumps(kept, option=orjson.OPT_SORT_KEYS).decode()

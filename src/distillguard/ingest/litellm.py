@@ -15,6 +15,7 @@ from ..errors import InputError
 from ._fields import (
     blank_row,
     bounded,
+    clean_row,
     opt_dict,
     opt_float,
     opt_int,
@@ -30,7 +31,7 @@ from .normalize import (
     content_text,
 )
 
-__all__ = ["is_litellm_payload", "normalize_litellm"]
+__all__ = ["is_litellm_payload", "litellm_row", "normalize_litellm"]
 
 _REDACTED = "redacted-by-litellm"
 
@@ -68,6 +69,11 @@ def _scrub_redacted(msgs: object) -> tuple[object, bool]:
 
 def normalize_litellm(record: dict[str, Any]) -> dict[str, Any]:
     """Map one StandardLoggingPayload to a dict holding exactly the EXCHANGE_SCHEMA columns."""
+    return clean_row(litellm_row(record))
+
+
+def litellm_row(record: dict[str, Any]) -> dict[str, Any]:
+    """:func:`normalize_litellm` without the control-character pass."""
     if not isinstance(record, dict):
         raise InputError("not_an_object", f"expected a JSON object, got {type(record).__name__}")
     inner = record.get("standard_logging_object")
@@ -90,7 +96,6 @@ def normalize_litellm(record: dict[str, Any]) -> dict[str, Any]:
     )
     row["api_key_id"] = opt_str(meta.get("user_api_key_hash"), "metadata.user_api_key_hash")
     row["access_path"] = "api"
-    row["end_user_id"] = opt_str(record.get("end_user"), "end_user")
     ip = record.get("requester_ip_address") or meta.get("requester_ip_address")
     row["client_ip"] = opt_str(ip, "requester_ip_address", 64)
     ua = meta.get("user_agent")
@@ -111,6 +116,9 @@ def normalize_litellm(record: dict[str, Any]) -> dict[str, Any]:
     else:
         row["api"] = "openai.chat_completions"
         apply_openai_request(params, row, "model_parameters")
+    end_user = opt_str(record.get("end_user"), "end_user")
+    if end_user is not None:
+        row["end_user_id"] = end_user
     if redacted:
         row["prompt_redacted"] = True
         row["user_text"] = row["last_user_text"] = None

@@ -8,6 +8,7 @@ from ..errors import InputError
 from ..schema import APIS
 from ._fields import (
     blank_row,
+    clean_row,
     headers_json,
     opt_dict,
     opt_float,
@@ -17,7 +18,7 @@ from ._fields import (
 )
 from .normalize import apply_anthropic_request, apply_openai_request, apply_response
 
-__all__ = ["normalize_native"]
+__all__ = ["native_row", "normalize_native"]
 
 
 def normalize_native(record: dict[str, Any]) -> dict[str, Any]:
@@ -26,9 +27,15 @@ def normalize_native(record: dict[str, Any]) -> dict[str, Any]:
     Pure and allocation-light: the online decision path calls it per request. Raises
     :class:`~distillguard.errors.InputError` (reason + field, no file or line; the
     reader adds those) for a missing ``id`` / ``timestamp`` / ``account_id`` / ``api``,
-    an unknown ``api``, or a value of the wrong type. ``source_file`` and
-    ``source_line`` stay null.
+    an unknown ``api``, or a value of the wrong type. Text is bounded and free of
+    control characters. ``source_file`` and ``source_line`` stay null.
     """
+    return clean_row(native_row(record))
+
+
+def native_row(record: dict[str, Any]) -> dict[str, Any]:
+    """:func:`normalize_native` without the control-character pass (the batch reader
+    runs that pass only on lines that may need it)."""
     if not isinstance(record, dict):
         raise InputError("not_an_object", f"expected a JSON object, got {type(record).__name__}")
     row = blank_row()

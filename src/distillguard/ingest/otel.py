@@ -21,6 +21,7 @@ from ..errors import InputError
 from ._fields import (
     blank_row,
     bounded,
+    clean_row,
     opt_float,
     opt_int,
     opt_list,
@@ -32,7 +33,7 @@ from ._fields import (
 )
 from .normalize import apply_messages, apply_tools, content_text
 
-__all__ = ["attributes", "iter_otel_spans", "normalize_otel_span"]
+__all__ = ["attributes", "is_genai_span", "iter_otel_spans", "normalize_otel_span"]
 
 _CLOUD = {
     "aws.bedrock": "cloud:aws",
@@ -134,7 +135,11 @@ def is_genai_span(span: object) -> bool:
 def normalize_otel_span(
     span: dict[str, Any], resource_attributes: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    """Map one GenAI span to a dict holding exactly the EXCHANGE_SCHEMA columns."""
+    """Map one GenAI span to a dict holding exactly the EXCHANGE_SCHEMA columns.
+
+    ``resource_attributes`` are the enclosing resource's attributes (span attributes
+    win). Raises :class:`~distillguard.errors.InputError` naming the attribute.
+    """
     if not isinstance(span, dict):
         raise InputError("not_an_object", f"expected a span object, got {type(span).__name__}")
     a = dict(resource_attributes or {})
@@ -202,4 +207,4 @@ def normalize_otel_span(
         a.get("error.type") is not None
     )
     row["status"] = http if http is not None else (None if failed else 200)
-    return row
+    return clean_row(row)

@@ -9,6 +9,7 @@ and the record kept; JSON nested deeper than orjson's limit is rejected as
 
 from __future__ import annotations
 
+import gc
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -19,9 +20,10 @@ import pyarrow as pa
 
 from ..errors import InputError
 from ..schema import EXCHANGE_SCHEMA
+from ._fields import clean_row, needs_cleaning
 from .chunks import MAX_LINE_BYTES
-from .litellm import normalize_litellm
-from .native import normalize_native
+from .litellm import litellm_row
+from .native import native_row
 from .otel import is_genai_span, iter_otel_spans, normalize_otel_span
 from .summary import Rejection
 
@@ -60,9 +62,9 @@ def loads_line(line: bytes, neutralised: Counter[str]) -> Any:
     raise InputError(reason, msg[:200])
 
 
-def _one(fn: Callable[[dict[str, Any]], dict[str, Any]], obj: Any) -> Iterator[Record]:
+def _one(fn: Callable[[dict[str, Any]], dict[str, Any]], obj: Any, scrub: bool) -> Iterator[Record]:
     try:
-        yield fn(obj)
+        yield clean_row(fn(obj)) if scrub else fn(obj)
     except InputError as err:
         yield err
     except RecursionError:
@@ -83,12 +85,16 @@ def _spans(obj: Any) -> Iterator[Record]:
         yield err
 
 
-def records_of(fmt: str, obj: Any) -> Iterator[Record]:
-    """Canonical rows (or InputErrors) from one parsed JSON value of format ``fmt``."""
+def records_of(fmt: str, obj: Any, scrub: bool = True) -> Iterator[Record]:
+    """Canonical rows (or InputErrors) from one parsed JSON value of format ``fmt``.
+
+    ``scrub=False`` skips the control-character pass (only when the raw line was
+    proven free of such characters by :func:`needs_cleaning`).
+    """
     if fmt == "native":
-        return _one(normalize_native, obj)
+        return _one(native_row, obj, scrub)
     if fmt == "litellm":
-        return _one(normalize_litellm, obj)
+        return _one(litellm_row, obj, scrub)
     if fmt == "otel":
         return _spans(obj)
     raise ValueError(f"not an exchange format: {fmt}")
@@ -102,6 +108,18 @@ def parse_chunk(
     fmt: str, file: str, start_line: int, data: bytes, max_line_bytes: int = MAX_LINE_BYTES
 ) -> ChunkResult:
     """Parse whole JSON lines starting at ``start_line`` into one EXCHANGE_SCHEMA batch."""
+    gc_was_on = gc.isenabled()
+    gc.disable()  # parsed records hold no cycles; collecting mid-chunk only costs time
+    try:
+        return _parse_lines(fmt, file, start_line, data, max_line_bytes)
+    finally:
+        if gc_was_on:
+            gc.enable()
+
+
+def _parse_lines(
+    fmt: str, file: str, start_line: int, data: bytes, max_line_bytes: int
+) -> ChunkResult:
     rows: list[dict[str, Any]] = []
     out = ChunkResult(batch=_EMPTY)
     line_no = start_line - 1
@@ -127,7 +145,7 @@ def parse_chunk(
             out.records_read += 1
             out.rejections.append(Rejection.from_error(err, file, line_no))
             continue
-        for rec in records_of(fmt, obj):
+        for rec in records_of(fmt, obj, needs_cleaning(line)):
             out.records_read += 1
             if isinstance(rec, InputError):
                 out.rejections.append(Rejection.from_error(rec, file, line_no))

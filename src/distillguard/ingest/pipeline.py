@@ -29,6 +29,7 @@ from .parse import ChunkResult, parse_chunk, parse_document
 from .summary import IngestSummary, Rejection
 
 __all__ = [
+    "APPEND_BYTES",
     "MAX_DOCUMENT_BYTES",
     "RejectedInput",
     "expand_paths",
@@ -38,6 +39,9 @@ __all__ = [
 
 #: Largest whole-file JSON document (pretty-printed OTLP export) read at once.
 MAX_DOCUMENT_BYTES = 256 << 20
+
+#: Canonical data per store transaction (DuckDB commits are costly; fewer, larger is faster).
+APPEND_BYTES = 64 << 20
 
 #: Below this much input, parsing stays in-process (a pool costs more than it saves).
 _POOL_THRESHOLD = 16 << 20
@@ -229,6 +233,20 @@ def _batches(
         summary.bytes_read += path.stat().st_size
 
 
+def _grouped(batches: Iterator[pa.RecordBatch], max_bytes: int) -> Iterator[pa.Table]:
+    """Group batches into tables of about ``max_bytes`` (one store transaction each)."""
+    group: list[pa.RecordBatch] = []
+    size = 0
+    for b in batches:
+        group.append(b)
+        size += b.nbytes
+        if size >= max_bytes:
+            yield pa.Table.from_batches(group, schema=EXCHANGE_SCHEMA)
+            group, size = [], 0
+    if group:
+        yield pa.Table.from_batches(group, schema=EXCHANGE_SCHEMA)
+
+
 def _auto_workers(files: list[Path], workers: int | None) -> int:
     if workers is not None:
         return max(0, workers)
@@ -300,12 +318,14 @@ def ingest_paths(
     workers: int | None = None,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     max_line_bytes: int = MAX_LINE_BYTES,
+    append_bytes: int = APPEND_BYTES,
 ) -> IngestSummary:
     """Ingest files and folders (mixed formats, detected per file) into ``store``.
 
     Each batch is appended in its own transaction; exchanges already in the store are
     counted as duplicates. Account files (``accounts`` or met in a folder) are
-    upserted. ``progress`` is called with the number of input bytes just consumed.
+    upserted. Batches are grouped into transactions of about ``append_bytes``.
+    ``progress`` is called with the number of input bytes just consumed.
     With ``strict``, a run that rejected anything raises :class:`RejectedInput`
     (carrying the full summary) after everything else was read and reported.
     """
@@ -326,7 +346,7 @@ def ingest_paths(
         upsert(Path(accounts))
     parser = _Parser(_auto_workers(files, workers))
     try:
-        for batch in _batches(
+        batches = _batches(
             files,
             format,
             summary,
@@ -335,10 +355,11 @@ def ingest_paths(
             max_line=max_line_bytes,
             progress=progress,
             on_accounts=upsert,
-        ):
-            new = store.append_exchanges(batch)
+        )
+        for table in _grouped(batches, append_bytes):
+            new = store.append_exchanges(table)
             summary.ingested += new
-            summary.duplicates += batch.num_rows - new
+            summary.duplicates += table.num_rows - new
     finally:
         parser.close()
     if strict and not summary.ok:
