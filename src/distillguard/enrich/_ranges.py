@@ -11,12 +11,20 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["RangeIndex", "parse_addresses", "parse_network", "ranges_from_networks"]
+__all__ = [
+    "NetworkSet",
+    "RangeIndex",
+    "parse_addresses",
+    "parse_network",
+    "parse_networks",
+    "ranges_from_networks",
+]
 
 _V4_RE = r"^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$"
 _MAPPED = re.compile(r"^::ffff:(\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})$", re.I)
@@ -150,19 +158,101 @@ class RangeIndex:
         return self.lookup(addrs, mask) >= 0
 
 
-def ranges_from_networks(
-    networks: Iterable[tuple[bool, int, int]],
-) -> tuple[RangeIndex, RangeIndex]:
-    """Split parsed networks into merged IPv4 and IPv6 membership indexes."""
-    v4s: list[int] = []
-    v4e: list[int] = []
-    v6s: list[int] = []
-    v6e: list[int] = []
-    for is4, s, e in networks:
-        if is4:
-            v4s.append(s)
-            v4e.append(e)
+@dataclass
+class NetworkSet:
+    """Parsed networks: IPv4 and IPv6 ``[start, end]`` bounds as ``uint64`` arrays."""
+
+    v4_start: np.ndarray
+    v4_end: np.ndarray
+    v6_start: np.ndarray
+    v6_end: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.v4_start) + len(self.v6_start)
+
+
+def parse_networks(v4_tokens: Sequence[str], v6_tokens: Sequence[str]) -> NetworkSet:
+    """Parse CIDR / address tokens; IPv4 vectorised, IPv6 through :mod:`ipaddress`.
+
+    Tokens that are not valid networks are skipped.
+    """
+    s4 = np.zeros(0, dtype=np.uint64)
+    e4 = np.zeros(0, dtype=np.uint64)
+    if v4_tokens:
+        arr = pa.array(v4_tokens, pa.string())
+        parts = pc.split_pattern(arr, "/", max_splits=1)
+        addr_s = pc.list_element(parts, 0)
+        plen_s = _second(parts)
+        plen = pc.cast(plen_s, pa.int64()).to_numpy()
+        addr, _is4, ok = parse_addresses(addr_s)
+        ok &= (plen >= 0) & (plen <= 32)
+        host_bits = (32 - np.clip(plen, 0, 32)).astype(np.uint64)
+        size = np.left_shift(np.uint64(1), host_bits)
+        base = addr - addr % size
+        s4 = base[ok]
+        e4 = (base + size - np.uint64(1))[ok]
+    s6: list[int] = []
+    e6: list[int] = []
+    for tok in v6_tokens:
+        net = _v6_bounds(tok)
+        if net is not None:
+            s6.append(net[0])
+            e6.append(net[1])
+    return NetworkSet(s4, e4, np.array(s6, dtype=np.uint64), np.array(e6, dtype=np.uint64))
+
+
+_FULL64 = (1 << 64) - 1
+_HEXTET = re.compile(r"[0-9a-fA-F]{0,4}")
+
+
+def _v6_bounds(token: str) -> tuple[int, int] | None:
+    """Upper-64-bit bounds of an IPv6 network token (fast path; ``None`` if invalid)."""
+    addr, _, plen_s = token.partition("/")
+    try:
+        plen = int(plen_s) if plen_s else 128
+        if "." in addr or not 0 <= plen <= 128:
+            raise ValueError(token)
+        if "::" in addr:
+            head, _, tail = addr.partition("::")
+            hs = head.split(":") if head else []
+            ts = tail.split(":") if tail else []
+            if len(hs) + len(ts) > 7:
+                return None
+            groups = hs + ["0"] * (8 - len(hs) - len(ts)) + ts
         else:
-            v6s.append(s)
-            v6e.append(e)
-    return RangeIndex.build(v4s, v4e, merge=True), RangeIndex.build(v6s, v6e, merge=True)
+            groups = addr.split(":")
+        if len(groups) != 8 or not all(_HEXTET.fullmatch(g) for g in groups):
+            return None
+        hi = 0
+        for g in groups[:4]:
+            hi = (hi << 16) | int(g or "0", 16)
+    except ValueError:
+        return None
+    if plen >= 64:
+        return hi, hi
+    span = (1 << (64 - plen)) - 1
+    start = hi & (_FULL64 ^ span)
+    return start, start | span
+
+
+def _second(parts: pa.Array) -> pa.Array:
+    """Second element of each list (``"32"`` where a list has only one)."""
+    padded = pc.list_slice(parts, 1, 2)
+    flat_len = pc.list_value_length(padded)
+    fixed = pc.if_else(pc.equal(flat_len, 1), padded, pa.scalar(["32"], pa.list_(pa.string())))
+    return pc.list_element(fixed, 0)
+
+
+def ranges_from_networks(sets: Iterable[NetworkSet]) -> tuple[RangeIndex, RangeIndex]:
+    """Unite network sets into merged IPv4 and IPv6 membership indexes."""
+    sets = list(sets)
+    z = np.zeros(0, dtype=np.uint64)
+
+    def cat(attr: str) -> np.ndarray:
+        arrs = [getattr(s, attr) for s in sets]
+        return np.concatenate(arrs) if arrs else z
+
+    return (
+        RangeIndex.build(cat("v4_start"), cat("v4_end"), merge=True),
+        RangeIndex.build(cat("v6_start"), cat("v6_end"), merge=True),
+    )

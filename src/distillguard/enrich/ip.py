@@ -164,7 +164,7 @@ class IpEnricher:
         """
         lists = NetworkLists()
         if data_dir is not None:
-            lists.load_dir(Path(data_dir))
+            lists = _lists_for_dir(Path(data_dir).resolve()).copy()
         for spec in cidr_files:
             lists.add_spec(str(spec))
         paths: list[str | os.PathLike[str]] = []
@@ -213,7 +213,7 @@ class IpEnricher:
             hit = self.lists.asn_db.lookup(addr, v4)
             found = hit >= 0
             asn[found] = self.lists.asn_numbers[hit[found]]
-            org[found] = self.lists.asn_orgs[hit[found]]
+            org[found] = self.lists.asn_orgs.take(pa.array(hit[found])).to_pylist()
         for reader in self.mmdb_readers:
             for i in np.flatnonzero(valid):
                 rec = reader.get(texts[i]) or {}
@@ -272,6 +272,14 @@ class IpEnricher:
         ):
             kinds[mask & valid] = name
         return kinds, provider
+
+
+@lru_cache(maxsize=4)
+def _lists_for_dir(root: Path) -> NetworkLists:
+    """Lists under ``root``, loaded once per process (they are read-only afterwards)."""
+    lists = NetworkLists()
+    lists.load_dir(root)
+    return lists
 
 
 def _prefixes(addr: np.ndarray, is_v4: np.ndarray, valid: np.ndarray) -> list[str | None]:

@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from ..errors import ConfigError, InputError
-from ._ranges import RangeIndex, parse_addresses, parse_network, ranges_from_networks
+from ._ranges import NetworkSet, RangeIndex, parse_addresses, parse_networks, ranges_from_networks
 
 __all__ = ["LIST_KINDS", "ORG_HINTS", "NetworkLists", "hosting_hint"]
 
@@ -85,7 +85,8 @@ ORG_HINTS: tuple[tuple[str, str, str | None], ...] = (
 
 _V4 = re.compile(r"(?<![\d.])\d{1,3}(?:\.\d{1,3}){3}(?:/\d{1,2})?(?![\d.])")
 _V6 = re.compile(r"(?<![\w:])(?:[0-9a-f]{0,4}:){2,7}[0-9a-f]{0,4}(?:/\d{1,3})?", re.I)
-_ASN = re.compile(r"^\s*AS(\d+)\b", re.I)
+_ASN = re.compile(r"^\s*AS(\d+)\b", re.I | re.M)
+_ASN_LINE = re.compile(r"^\s*AS\d+\b.*$", re.I | re.M)
 
 
 def hosting_hint(org: str) -> tuple[str | None, str | None]:
@@ -101,13 +102,23 @@ class NetworkLists:
     """All loaded lists, indexed for vectorised classification of addresses."""
 
     def __init__(self) -> None:
-        self._nets: dict[tuple[str, str | None], list[tuple[bool, int, int]]] = {}
+        self._nets: dict[tuple[str, str | None], list[NetworkSet]] = {}
         self._asns: dict[tuple[str, str | None], set[int]] = {}
         self._index: list[tuple[str, str | None, RangeIndex, RangeIndex, np.ndarray]] | None = None
         self.asn_db = RangeIndex.empty()
         self.asn_numbers = np.zeros(0, dtype=np.int64)
-        self.asn_orgs = np.zeros(0, dtype=object)
+        self.asn_orgs: pa.Array = pa.array([], pa.string())
         self.sources: list[str] = []
+
+    def copy(self) -> NetworkLists:
+        """A copy that can take more lists without changing this one."""
+        new = NetworkLists()
+        new._nets = {k: list(v) for k, v in self._nets.items()}
+        new._asns = {k: set(v) for k, v in self._asns.items()}
+        new._index = self._index
+        new.asn_db, new.asn_numbers, new.asn_orgs = self.asn_db, self.asn_numbers, self.asn_orgs
+        new.sources = list(self.sources)
+        return new
 
     # ------------------------------------------------------------------ loading
     def add_spec(self, spec: str) -> None:
@@ -137,21 +148,13 @@ class NetworkLists:
                 text = fh.read()
         except OSError as exc:
             raise InputError("unreadable", str(exc), file=str(path)) from exc
-        nets: list[tuple[bool, int, int]] = []
-        asns: set[int] = set()
-        for line in text.splitlines():
-            m = _ASN.match(line)
-            if m:
-                asns.add(int(m.group(1)))
-                continue
-            for tok in _V4.findall(line) + _V6.findall(line):
-                net = parse_network(tok)
-                if net is not None:
-                    nets.append(net)
-        if not nets and not asns:
+        asns = {int(a) for a in _ASN.findall(text)}
+        body = _ASN_LINE.sub("", text) if asns else text
+        nets = parse_networks(_V4.findall(body), _V6.findall(body))
+        if not len(nets) and not asns:
             raise InputError("empty", "no address, CIDR or AS number found", file=str(path))
         key = (kind, provider)
-        self._nets.setdefault(key, []).extend(nets)
+        self._nets.setdefault(key, []).append(nets)
         self._asns.setdefault(key, set()).update(asns)
         self._index = None
         self.sources.append(f"{kind}{':' + provider if provider else ''}={path}")
@@ -180,7 +183,7 @@ class NetworkLists:
         idx = RangeIndex.build(s[rows], e[rows], np.arange(len(rows)))
         self.asn_db = idx
         self.asn_numbers = tbl.column("asn").to_numpy()[rows]
-        self.asn_orgs = np.array(tbl.column("org").to_pylist(), dtype=object)[rows]
+        self.asn_orgs = tbl.column("org").combine_chunks().take(pa.array(rows))
         self.sources.append(f"asn-db={path}")
         return len(rows)
 

@@ -102,7 +102,9 @@ class CapabilityDetector:
         top = scores.max(axis=0)
         labels = np.array(self.capabilities, dtype=object)[best]
         has_text = view.has_prompt
-        labels = np.where(top >= MIN_RAW, labels, np.where(has_text, "general", np.array(None, dtype=object)))
+        labels = np.where(
+            top >= MIN_RAW, labels, np.where(has_text, "general", np.array(None, dtype=object))
+        )
         out: dict[str, pa.Array] = {
             "capability": pa.array(labels, pa.string()),
             "capability_basis": pa.array(np.where(has_text, "text", "structure"), pa.string()),
@@ -120,7 +122,7 @@ class CapabilityDetector:
         if "tool_agentic" in raw:
             tools = view.numeric("n_tools") > 0
             results = view.flag("has_tool_results")
-            raw["tool_agentic"] += 1.5 * tools + 1.5 * results
+            raw["tool_agentic"] += 2.5 * tools + 2.0 * results
             cues["tool_agentic.tools_declared"] = tools
             cues["tool_agentic.tool_results"] = results
         return cues

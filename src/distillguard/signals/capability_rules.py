@@ -76,6 +76,12 @@ CAPABILITY_RULES: dict[str, tuple[Rule, ...]] = {
             0.6,
         ),
         Rule(
+            "quantity_question",
+            r"\b(calculate|compute|how (long|old|far|fast)|what (percent|percentage|fraction)|in total|altogether|total (cost|amount|number)|per (hour|day|week|month|year)|average (speed|cost|price))\b",
+            0.8,
+        ),
+        Rule("numbers_question", r"\d[^\d]+\d[^\d]+\d[^?]*\?", 0.5),
+        Rule(
             "logic_puzzle",
             r"\b(riddle|puzzle|logic(al)? (problem|question)|deduce|brain ?teaser)\b",
             1.0,
