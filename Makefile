@@ -16,6 +16,7 @@ $(STAMP):
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev,baselines]'
+	test -x $(VENV)/litellm-proxy/bin/python || $(PYTHON) -m venv $(VENV)/litellm-proxy; $(VENV)/litellm-proxy/bin/python -m pip install -q -e '.[litellm]'
 	@if [ -f requirements-extra.txt ]; then $(BIN)/python -m pip install -q -r requirements-extra.txt; fi
 	@rm -f $(VENV)/.installed-*; touch $@
 

@@ -1,0 +1,254 @@
+"""The LiteLLM guardrail inside a REAL LiteLLM proxy, with a fake upstream on loopback.
+
+The proxy runs from its own environment (``.venv/litellm-proxy``, made by ``make
+install`` from the ``litellm`` extra; or ``DISTILLGUARD_LITELLM_BIN``) because
+``litellm[proxy]`` pins versions of rich and polars that the main environment does not
+use. Each action's effect is asserted: status, error body, and the request that reaches
+the upstream.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, ClassVar
+
+import httpx
+import pytest
+
+from distillguard.contracts import Verdict, write_verdicts
+
+pytestmark = [pytest.mark.server, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _litellm_bin() -> str | None:
+    env = os.environ.get("DISTILLGUARD_LITELLM_BIN")
+    if env:
+        return env
+    local = ROOT / ".venv" / "litellm-proxy" / "bin" / "litellm"
+    if local.exists():
+        return str(local)
+    return shutil.which("litellm")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class _Upstream(BaseHTTPRequestHandler):
+    seen: ClassVar[list[dict[str, Any]]] = []
+
+    def do_POST(self) -> None:
+        n = int(self.headers.get("content-length") or 0)
+        body = json.loads(self.rfile.read(n) or b"{}")
+        type(self).seen.append(body)
+        out = {
+            "id": "chatcmpl-fake",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": body.get("model", "x"),
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": "fake answer"},
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18},
+        }
+        raw = json.dumps(out).encode()
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(raw)))
+        self.end_headers()
+        self.wfile.write(raw)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+MASTER_KEY = "sk-" + secrets.token_hex(32)
+
+POLICY = """
+version: 1
+name: litellm-test
+tiers:
+  - {name: low, min_risk: 0.0, action: allow}
+  - {name: elevated, min_risk: 0.5, action: monitor}
+  - {name: high, min_risk: 0.75, action: degrade}
+  - {name: critical, min_risk: 0.9, action: block}
+account_types:
+  education: {step_up: true}
+throttle: {window_s: 3600, requests: 1000, flagged_requests: 1, from_tier: elevated}
+degrade: {max_tokens: 256, route_models: {frontier-1: small-1}}
+"""
+
+
+@pytest.fixture(scope="module")
+def proxy(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    binary = _litellm_bin()
+    if binary is None:
+        pytest.skip("no LiteLLM proxy: run `make install` (creates .venv/litellm-proxy)")
+    tmp = tmp_path_factory.mktemp("litellm")
+    up = ThreadingHTTPServer(("127.0.0.1", 0), _Upstream)
+    threading.Thread(target=up.serve_forever, daemon=True).start()
+    up_url = f"http://127.0.0.1:{up.server_address[1]}/v1"
+    verdicts = tmp / "scan"
+    write_verdicts(
+        verdicts / "verdicts.csv",
+        [
+            Verdict(account_id="acct_block", risk=0.95, flagged=True, action="block"),
+            Verdict(account_id="acct_edu", risk=0.95, flagged=True, action="block"),
+            Verdict(account_id="acct_degrade", risk=0.8, flagged=True, action="degrade"),
+            Verdict(account_id="acct_throttle", risk=0.6, flagged=True, action="monitor"),
+        ],
+    )
+    (tmp / "accounts.jsonl").write_text(
+        json.dumps({"account_id": "acct_edu", "account_type": "education"}) + "\n"
+    )
+    (tmp / "policy.yaml").write_text(POLICY)
+    models = "\n".join(
+        f"  - model_name: {m}\n    litellm_params: {{model: openai/{m}, api_base: {up_url}, "
+        "api_key: sk-fake}"
+        for m in ("frontier-1", "small-1")
+    )
+    (tmp / "config.yaml").write_text(
+        f"model_list:\n{models}\n"
+        "guardrails:\n"
+        "  - guardrail_name: distillguard\n"
+        "    litellm_params: {guardrail: distillguard.gateways.litellm_guardrail."
+        "DistillguardGuardrail, mode: pre_call, default_on: true}\n"
+        "litellm_settings:\n"
+        '  callbacks: ["distillguard.gateways.litellm_logger.distillguard_logger"]\n'
+    )
+    port = _free_port()
+    env = dict(
+        os.environ,
+        DISTILLGUARD_POLICY=str(tmp / "policy.yaml"),
+        DISTILLGUARD_VERDICTS=str(verdicts),
+        DISTILLGUARD_ACCOUNTS=str(tmp / "accounts.jsonl"),
+        LITELLM_LOCAL_MODEL_COST_MAP="True",
+        LITELLM_MASTER_KEY=MASTER_KEY,
+        NO_PROXY="*",
+    )
+    env.pop("DATABASE_URL", None)
+    log = (tmp / "proxy.log").open("w")
+    proc = subprocess.Popen(
+        [binary, "--config", str(tmp / "config.yaml"), "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=tmp,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            if proc.poll() is not None:
+                break
+            try:
+                if httpx.get(f"{base}/health/liveliness", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        else:
+            pass
+        if proc.poll() is not None:
+            sys.stderr.write((tmp / "proxy.log").read_text()[-4000:])
+            pytest.fail("LiteLLM proxy exited at start")
+        yield base, _Upstream.seen
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        up.shutdown()
+        log.close()
+
+
+def _chat(base: str, account: str, **extra: Any) -> httpx.Response:
+    body = {
+        "model": "frontier-1",
+        "messages": [{"role": "user", "content": "Explain step by step how quicksort works."}],
+        **extra,
+    }
+    return httpx.post(
+        f"{base}/v1/chat/completions",
+        json=body,
+        headers={"x-distillguard-account": account, "authorization": f"Bearer {MASTER_KEY}"},
+        timeout=30,
+    )
+
+
+def test_allow_passes_the_request_unchanged(proxy: Any) -> None:
+    base, seen = proxy
+    before = len(seen)
+    r = _chat(base, "acct_clean", max_tokens=4000, n=2)
+    assert r.status_code == 200, r.text
+    assert r.json()["choices"][0]["message"]["content"] == "fake answer"
+    sent = seen[before]
+    assert sent["model"] == "frontier-1"
+    assert sent["max_tokens"] == 4000
+    assert sent["n"] == 2
+
+
+def test_block_is_a_403_with_an_openai_error_body(proxy: Any) -> None:
+    base, seen = proxy
+    before = len(seen)
+    r = _chat(base, "acct_block")
+    assert r.status_code == 403, r.text
+    err = r.json()["error"]
+    assert err["type"] == "permission_denied"
+    assert "not permitted" in err["message"]
+    assert err["provider_specific_fields"]["distillguard"]["action"] == "block"
+    assert len(seen) == before  # nothing reached the model
+
+
+def test_education_account_gets_verification_before_block(proxy: Any) -> None:
+    base, seen = proxy
+    before = len(seen)
+    r = _chat(base, "acct_edu")
+    assert r.status_code == 403, r.text
+    err = r.json()["error"]
+    assert err["provider_specific_fields"]["distillguard"]["code"] == "verification_required"
+    assert r.headers["x-distillguard-action"] == "verify"
+    assert len(seen) == before
+
+
+def test_degrade_rewrites_the_request_that_reaches_the_model(proxy: Any) -> None:
+    base, seen = proxy
+    before = len(seen)
+    r = _chat(base, "acct_degrade", max_tokens=8000, n=3, logprobs=True, top_logprobs=5)
+    assert r.status_code == 200, r.text
+    sent = seen[before]
+    assert sent["model"] == "small-1"
+    assert sent.get("max_tokens", sent.get("max_completion_tokens")) == 256
+    assert sent.get("n", 1) == 1
+    assert "logprobs" not in sent and "top_logprobs" not in sent
+
+
+def test_throttle_is_a_429_with_retry_after(proxy: Any) -> None:
+    base, seen = proxy
+    first = _chat(base, "acct_throttle")
+    assert first.status_code == 200, first.text
+    before = len(seen)
+    r = _chat(base, "acct_throttle")
+    assert r.status_code == 429, r.text
+    assert int(r.headers["retry-after"]) >= 1
+    assert r.json()["error"]["type"] == "rate_limit_exceeded"
+    assert len(seen) == before
