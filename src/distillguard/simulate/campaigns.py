@@ -36,7 +36,7 @@ from .actors import (
     sdk_client,
 )
 from .network import RESIDENTIAL_REGIONS
-from .populations import _chat_turns, _tool_turns
+from .populations import _chat_turns, _tool_turns, coding_turns
 from .prompts import BUILTIN_TOOLS, CODING_TOOLS, COMPUTER_TOOLS
 from .render import Call, Turn, exchange_body
 from .scenario import CampaignSpec
@@ -80,6 +80,7 @@ _DATA_TASKS = [
     "Find anomalies in the daily order volume for March.",
     "Compare average basket size for new vs returning customers.",
 ]
+_DATA_TOOLS = BUILTIN_TOOLS[2:5]
 _EXIT_POOLS = {"datacenter": "datacenter", "vpn": "vpn", "tor": "tor", "proxy": "proxy"}
 _EDU = [
     "stateu.edu",
@@ -398,29 +399,14 @@ class Campaign(Source):
             )
             if u[2] < s.paraphrase:
                 task = lib.paraphrase(task, u[1], u[3], u[0])
-            turns = [("user", task)]
-            for j in range(turn):
-                t = CODING_TOOLS[(conv + j) % len(CODING_TOOLS)]
-                cid = f"toolu_{(conv * 977 + j) & 0xFFFFFFFFFF:010x}"
-                res = pick(TOOL_OUTPUTS, conv + j) if j >= turn - 4 else "[output elided]"
-                turns += [
-                    (
-                        "tool_call",
-                        cid,
-                        t["name"],
-                        {"command": "pytest -x -q"}
-                        if t["name"] == "bash"
-                        else {"path": f"src/mod_{(conv + j) % 23}.py"},
-                    ),
-                    ("tool_result", cid, res),
-                ]
+            turns = coding_turns(task, conv, turn)
             tools, max_tok = CODING_TOOLS, 32000
             system = system or CODING_SYSTEMS[0]
         else:
             if kind == TOOLS:
                 task, tools, turns = _tool_turns(self.w, conv, turn, 3)
             else:
-                tools = COMPUTER_TOOLS if kind == COMPUTER else BUILTIN_TOOLS[2:5]
+                tools = COMPUTER_TOOLS if kind == COMPUTER else _DATA_TOOLS
                 task = pick(_COMPUTER_TASKS if kind == COMPUTER else _DATA_TASKS, conv)
                 turns = [("user", lib.elicit("agent", task, "", u[1]))]
                 for j in range(turn):

@@ -12,15 +12,15 @@ working anywhere (fewer distinct networks, same shapes).
 from __future__ import annotations
 
 import csv
-import gzip
-import ipaddress
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 
 from ..resources import shared_data_dir
 
@@ -128,15 +128,24 @@ class _Ranges:
         self.cum = np.cumsum(w / w.sum())
 
 
+def _ip_int(s: str) -> int:
+    a, b, c, d = s.split(".")
+    return (int(a) << 24) | (int(b) << 16) | (int(c) << 8) | int(d)
+
+
 def _cidrs_to_ranges(cidrs: list[str]) -> _Ranges:
     starts, sizes = [], []
     for c in cidrs:
+        ip, _, bits = c.strip().partition("/")
         try:
-            net = ipaddress.IPv4Network(c.strip(), strict=False)
+            n = int(bits) if bits else 32
+            v = _ip_int(ip)
         except ValueError:
             continue
-        starts.append(int(net.network_address))
-        sizes.append(net.num_addresses)
+        if not 0 <= n <= 32:
+            continue
+        starts.append(v & ~((1 << (32 - n)) - 1) & 0xFFFFFFFF)
+        sizes.append(1 << (32 - n))
     return _Ranges(np.asarray(starts, dtype=np.uint64), np.asarray(sizes, dtype=np.int64))
 
 
@@ -174,30 +183,7 @@ class NetworkPools:
     def _load_real(self, net: Path) -> None:
         asn = net / "asn-ipv4.csv.gz"
         if asn.is_file():
-            by_kind: dict[str, tuple[list[int], list[int]]] = {}
-            frags = {f"res:{r}": kws for r, (kws, _) in RESIDENTIAL_REGIONS.items()}
-            with gzip.open(asn, "rt", encoding="utf-8", errors="replace") as fh:
-                for row in csv.reader(fh):
-                    if len(row) < 4:
-                        continue
-                    org = row[3]
-                    kind = None
-                    if "University" in org or "College" in org:
-                        kind = "campus"
-                    else:
-                        for k, kws in frags.items():
-                            if any(kw in org for kw in kws):
-                                kind = k
-                                break
-                    if kind is None:
-                        continue
-                    s = int(ipaddress.IPv4Address(row[0]))
-                    e = int(ipaddress.IPv4Address(row[1]))
-                    lst = by_kind.setdefault(kind, ([], []))
-                    lst[0].append(s)
-                    lst[1].append(e - s + 1)
-            for kind, (s_, z_) in by_kind.items():
-                self._pools[kind] = _Ranges(np.asarray(s_, np.uint64), np.asarray(z_, np.int64))
+            self._load_asn(asn)
         la = net / "lord_alfred_ipranges"
         for kind, names in (
             ("cloud:aws", ["amazon"]),
@@ -240,6 +226,36 @@ class NetworkPools:
             )
             self._pools["proxy"] = _cidrs_to_ranges([f"{ip}/32" for ip in exits if ":" not in ip])
         self.real = True
+
+    def _load_asn(self, path: Path) -> None:
+        """Home-ISP ranges per region and university ranges from the ASN table."""
+        import pyarrow.compute as pc
+        from pyarrow import csv as pacsv
+
+        opts = pacsv.ReadOptions(column_names=["start", "end", "asn", "org"])
+        conv = pacsv.ConvertOptions(
+            column_types={
+                "start": pa.string(),
+                "end": pa.string(),
+                "asn": pa.int64(),
+                "org": pa.string(),
+            }
+        )
+        tbl = pacsv.read_csv(path, read_options=opts, convert_options=conv)
+        org = tbl.column("org")
+        kinds = {"campus": ("University", "College")}
+        kinds.update({f"res:{r}": kws for r, (kws, _) in RESIDENTIAL_REGIONS.items()})
+        taken = pc.is_null(org)
+        for kind, kws in kinds.items():
+            pattern = "|".join(re.escape(k) for k in kws)
+            mask = pc.and_(pc.match_substring_regex(org, pattern), pc.invert(taken))
+            taken = pc.or_(taken, mask)
+            sub = tbl.filter(mask)
+            if sub.num_rows == 0:
+                continue
+            s_ = np.asarray([_ip_int(x) for x in sub.column("start").to_pylist()], np.uint64)
+            e_ = np.asarray([_ip_int(x) for x in sub.column("end").to_pylist()], np.int64)
+            self._pools[kind] = _Ranges(s_, e_ - s_.astype(np.int64) + 1)
 
     @staticmethod
     def _load_sdks(net: Path | None) -> list[SdkVersion]:
@@ -308,7 +324,7 @@ class NetworkPools:
         """``n`` addresses from one /24 (or smaller range) of ``kind``: a NAT or a subnet."""
         base = self.addresses(kind, rng, 1)[0]
         pool = self._pools[kind]
-        v = int(ipaddress.IPv4Address(base))
+        v = _ip_int(base)
         i = int(np.searchsorted(pool.start, v, side="right")) - 1 if len(pool.start) else -1
         lo = v & ~255
         if 0 <= i < len(pool.start) and pool.size[i] < 256:

@@ -116,6 +116,35 @@ def _chat_turns(w: World, conv: int, turn: int) -> list[Turn]:
     return turns
 
 
+#: Tool round trips a coding agent keeps verbatim before it compacts older context.
+KEEP_TOOL_TURNS = 10
+
+
+def coding_turns(task: str, conv: int, turn: int) -> list[Turn]:
+    """A coding agent's conversation at loop step ``turn``: task, (compacted) tool history."""
+    turns: list[Turn] = [("user", task)]
+    first = max(0, turn - KEEP_TOOL_TURNS)
+    if first:  # agents compact old context into a summary, as real coding agents do
+        turns += [
+            (
+                "assistant",
+                f"Summary of the work so far: {first} tool calls; read the relevant modules, ran the tests, made edits.",
+            ),
+            ("user", "Continue."),
+        ]
+    for j in range(first, turn):
+        t = CODING_TOOLS[(conv + j) % len(CODING_TOOLS)]
+        cid = f"toolu_{(conv * 977 + j) & 0xFFFFFFFFFF:010x}"
+        args = (
+            {"command": "pytest -x -q"}
+            if t["name"] == "bash"
+            else {"path": f"src/module_{(conv + j) % 17}.py"}
+        )
+        res = pick(TOOL_OUTPUTS, conv + j) if j >= turn - 4 else "[output elided]"
+        turns += [("tool_call", cid, t["name"], args), ("tool_result", cid, res)]
+    return turns
+
+
 class _Base(Source):
     """Shared plumbing: accounts as arrays for vectorised planning."""
 
@@ -431,17 +460,7 @@ class CodingAgent(_Base):
             if conv % 3
             else "Complete this function and add tests:\n\n" + lib.coding[conv % len(lib.coding)]
         )
-        turns: list[Turn] = [("user", task)]
-        for j in range(turn):
-            t = CODING_TOOLS[(conv + j) % len(CODING_TOOLS)]
-            cid = f"toolu_{(conv * 977 + j) & 0xFFFFFFFFFF:010x}"
-            args = (
-                {"command": "pytest -x -q"}
-                if t["name"] == "bash"
-                else {"path": f"src/module_{(conv + j) % 17}.py"}
-            )
-            res = pick(TOOL_OUTPUTS, conv + j) if j >= turn - 4 else "[output elided]"
-            turns += [("tool_call", cid, t["name"], args), ("tool_result", cid, res)]
+        turns = coding_turns(task, conv, turn)
         hidden = 5000 + turn * 1400
         call = Call(
             model=self.w.model_at(ts, u[0], 2.0, 0.8),

@@ -61,8 +61,29 @@ class Call:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _tokens(text: str) -> int:
-    return len(text) // 4 + 1
+_TOOL_CACHE: dict[int, tuple[list[Tool], int, list[dict[str, Any]]]] = {}
+
+
+def _tool_facts(tools: list[Tool]) -> tuple[int, list[dict[str, Any]]]:
+    """Characters of a tool list and its OpenAI form, cached (tool lists are shared)."""
+    hit = _TOOL_CACHE.get(id(tools))
+    if hit is None or hit[0] is not tools:
+        oa = [
+            {
+                "type": "function",
+                "function": {
+                    "name": x["name"],
+                    "description": x.get("description", ""),
+                    "parameters": x.get("input_schema", {}),
+                },
+            }
+            for x in tools
+        ]
+        hit = (tools, sum(len(str(x)) for x in tools), oa)
+        if len(_TOOL_CACHE) > 10_000:
+            _TOOL_CACHE.clear()
+        _TOOL_CACHE[id(tools)] = hit
+    return hit[1], hit[2]
 
 
 def _anthropic(c: Call) -> tuple[dict[str, Any], int]:
@@ -82,7 +103,7 @@ def _anthropic(c: Call) -> tuple[dict[str, Any], int]:
                 msgs[-1]["content"].append(block)
             else:
                 msgs.append({"role": "assistant", "content": [block]})
-            chars += 40 + len(str(t[3]))
+            chars += 60
         elif kind == "tool_result":
             msgs.append(
                 {
@@ -97,7 +118,7 @@ def _anthropic(c: Call) -> tuple[dict[str, Any], int]:
     req["messages"] = msgs
     if c.tools:
         req["tools"] = c.tools
-        chars += sum(len(str(x)) for x in c.tools)
+        chars += _tool_facts(c.tools)[0]
         if c.tool_choice:
             req["tool_choice"] = {"type": c.tool_choice}
     if c.thinking_budget:
@@ -134,24 +155,15 @@ def _openai(c: Call) -> tuple[dict[str, Any], int]:
                 msgs[-1]["tool_calls"].append(call)
             else:
                 msgs.append({"role": "assistant", "content": None, "tool_calls": [call]})
-            chars += 40 + len(str(t[3]))
+            chars += 60
         elif kind == "tool_result":
             msgs.append({"role": "tool", "tool_call_id": t[1], "content": t[2]})
             chars += len(t[2])
     req: dict[str, Any] = {"model": c.model, "messages": msgs}
     if c.tools:
-        req["tools"] = [
-            {
-                "type": "function",
-                "function": {
-                    "name": x["name"],
-                    "description": x.get("description", ""),
-                    "parameters": x.get("input_schema", {}),
-                },
-            }
-            for x in c.tools
-        ]
-        chars += sum(len(str(x)) for x in c.tools)
+        n_chars, oa = _tool_facts(c.tools)
+        req["tools"] = oa
+        chars += n_chars
         if c.tool_choice:
             req["tool_choice"] = {"auto": "auto", "any": "required", "none": "none"}.get(
                 c.tool_choice, "auto"
