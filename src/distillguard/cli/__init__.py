@@ -29,6 +29,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "evaluate",
     "serve",
     "replay",
+    "actors",
+    "intel",
+    "export",
 )
 
 for _name in COMMAND_MODULES:

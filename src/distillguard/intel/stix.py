@@ -31,7 +31,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import stix2
-from stix2validator import ValidationOptions, validate_string
 
 from ..contracts import Campaign
 from ..errors import ConfigError, DistillguardError
@@ -396,6 +395,8 @@ def build_bundle(
 
 def validate_bundle(text: str) -> list[str]:
     """Errors ``stix2-validator`` finds in a serialised bundle (empty when valid)."""
+    from stix2validator import ValidationOptions, validate_string  # slow import: lazy
+
     result = validate_string(text, ValidationOptions(strict=False))
     if result.is_valid:
         return []

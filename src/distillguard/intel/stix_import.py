@@ -26,7 +26,6 @@ from typing import Any
 
 import orjson
 from stix2patterns.v21.pattern import Pattern
-from stix2validator import ValidationOptions, validate_parsed_json
 
 from ..errors import InputError
 from ..store import Store
@@ -158,6 +157,8 @@ def parse_bundle(path: str | os.PathLike[str]) -> tuple[dict[str, Any], str]:
             raise bad("wrong spec version", f"{t} has spec_version {sv!r}, need '2.1'", where)
         if t == "indicator" and len(str(obj.get("pattern", ""))) > MAX_PATTERN_CHARS:
             raise bad("pattern too long", f"more than {MAX_PATTERN_CHARS} characters", where)
+    from stix2validator import ValidationOptions, validate_parsed_json  # slow import: lazy
+
     result = validate_parsed_json(doc, ValidationOptions(strict=False))
     results = result if isinstance(result, list) else [result]
     errors = [f"{r.object_id}: {e}" for r in results for e in (r.errors or [])]
