@@ -118,11 +118,15 @@ def _evidence(view: StateView, policy: Policy) -> tuple[list[tuple[str, float]],
             floor = rule.min_action
         if not campaign and ev.campaign_id:
             campaign = ev.campaign_id
+    feats = view.features
     for orule in policy.online_rules:
         if view.events < orule.min_events:
             continue
-        x = view.features.get(orule.feature)
-        if x is not None and _cmp(orule.op, float(x), orule.value):
+        for cond in orule.when:
+            x = feats.get(cond.feature)
+            if x is None or not _cmp(cond.op, float(x), cond.value):
+                break
+        else:
             contribs.append((orule.reason, orule.risk))
     return contribs, floor, campaign
 

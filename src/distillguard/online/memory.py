@@ -69,6 +69,7 @@ class _Account:
         "distinct",
         "enforcement",
         "events",
+        "feat",
         "features",
         "verified_until",
         "win_bucket",
@@ -77,6 +78,7 @@ class _Account:
 
     def __init__(self) -> None:
         self.features: Any = None
+        self.feat: dict[str, float] = {}
         self.events = 0
         self.win_bucket = -1
         self.win_count = 0
@@ -122,8 +124,7 @@ class MemoryState:
             view.window_requests = a.win_count if a.win_bucket == bucket else 0
             view.window_reset_s = (bucket + 1) * self.window_s - now
             view.events = a.events
-            if a.features is not None:
-                view.features = a.features.features()
+            view.features = a.feat
             view.distinct = {k: len(v) for k, v in a.distinct.items()}
             view.enforcement = a.enforcement
             view.challenge_since = a.challenge_since
@@ -207,6 +208,7 @@ class MemoryState:
             if a.features is None:
                 a.features = self._new_features()
             a.features.update(signals)
+            a.feat = {k: v for k, v in a.features.features().items() if v is not None}
             a.events += 1
             for dim, value in (
                 ("ip", context.client_ip),

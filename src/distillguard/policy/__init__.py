@@ -6,6 +6,7 @@ from .load import PolicyError, default_policy, load_policy, parse_policy
 from .model import (
     AccountTypeRule,
     Allowlist,
+    Condition,
     DegradeSpec,
     EvidenceRule,
     OnlineRule,
@@ -21,6 +22,7 @@ from .model import (
 __all__ = [
     "AccountTypeRule",
     "Allowlist",
+    "Condition",
     "DegradeSpec",
     "EvidenceRule",
     "OnlineRule",

@@ -30,6 +30,7 @@ from ..contracts import ACTIONS, Action
 __all__ = [
     "AccountTypeRule",
     "Allowlist",
+    "Condition",
     "DegradeSpec",
     "EvidenceRule",
     "OnlineRule",
@@ -81,14 +82,24 @@ class EvidenceRule(_Strict):
     min_action: Action = "allow"
 
 
-class OnlineRule(_Strict):
-    """A rule over one online account feature (the batch feature, updated per event)."""
+class Condition(_Strict):
+    """One comparison over an online account feature."""
 
     feature: str
     op: Literal[">=", ">", "<=", "<"] = ">="
     value: float
-    risk: float = Field(ge=0.0, le=1.0)
+
+
+class OnlineRule(_Strict):
+    """A rule over the account's online features (the batch definitions, per event).
+
+    All conditions in ``when`` must hold (a missing feature never matches); the rule then
+    adds ``risk`` with ``reason``. ``min_events``: exchanges observed before it may fire.
+    """
+
     reason: str
+    risk: float = Field(ge=0.0, le=1.0)
+    when: list[Condition] = Field(min_length=1)
     min_events: int = Field(default=1, ge=1, description="account events needed first")
 
 
