@@ -51,3 +51,28 @@ def test_accounts_are_upserted(tmp_path: Path) -> None:
         store.upsert_accounts(acc("banned"))
         assert store.count("accounts") == 1
         assert store.accounts().column("status").to_pylist() == ["banned"]
+
+
+def test_a_failing_append_rolls_back_whole(tmp_path: Path) -> None:
+    import duckdb
+    import pytest
+
+    with Store(tmp_path / "s.duckdb") as store:
+        store.append_exchanges(_exchanges(["a"]))
+        bad = _exchanges(["b", "c"])
+        bad = bad.set_column(
+            bad.schema.get_field_index("account_id"),
+            pa.field("account_id", pa.string()),
+            pa.array(["acct_1", None]),
+        )
+        with pytest.raises((ValueError, duckdb.Error)):
+            store.append_exchanges(bad)
+        assert store.count() == 1  # "b" was not half-written
+        assert store.append_exchanges(_exchanges(["b", "c"])) == 2
+
+
+def test_iter_batches_streams_a_query(tmp_path: Path) -> None:
+    with Store(tmp_path / "s.duckdb") as store:
+        store.append_exchanges(_exchanges([f"e{i}" for i in range(1000)]))
+        sizes = [b.num_rows for b in store.iter_batches("SELECT exchange_id FROM exchanges", 300)]
+        assert sum(sizes) == 1000 and max(sizes) <= 300

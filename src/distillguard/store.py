@@ -163,7 +163,7 @@ class Store:
 
     def query(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
         """Run SQL against the store and return an Arrow table (for small results)."""
-        return self.con.execute(sql, params or []).fetch_arrow_table()
+        return self.con.execute(sql, params or []).to_arrow_table()
 
     def iter_batches(
         self,
@@ -172,7 +172,7 @@ class Store:
         params: Sequence[Any] | None = None,
     ) -> Iterator[pa.RecordBatch]:
         """Stream the result of ``sql`` as Arrow record batches of bounded size."""
-        reader = self.con.execute(sql, params or []).fetch_record_batch(batch_size)
+        reader = self.con.execute(sql, params or []).to_arrow_reader(batch_size)
         yield from reader
 
     def accounts(self) -> pa.Table:

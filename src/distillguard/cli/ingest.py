@@ -73,7 +73,10 @@ def ingest(
 ) -> int:
     """Read exchange logs (native, LiteLLM, OpenTelemetry) into the store, idempotently."""
     if format not in ("auto", "native", "litellm", "otel"):
-        raise typer.BadParameter("must be auto, native, litellm or otel", param_hint="--format")
+        console.print(
+            f"[bold red]error:[/] --format must be auto, native, litellm or otel, not {format!r}"
+        )
+        raise typer.Exit(2)
     files, _ = expand_paths(paths)
     total = sum(f.stat().st_size for f in files)
     progress = Progress(

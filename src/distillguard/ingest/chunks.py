@@ -32,7 +32,7 @@ DEFAULT_CHUNK_BYTES = 4 << 20
 #: Longest line accepted; longer lines are rejected as ``line_too_long``.
 MAX_LINE_BYTES = 8 << 20
 
-_RAW_BLOCK = 1 << 20
+_RAW_BLOCK = 16 << 10
 
 
 @dataclass(frozen=True, slots=True)

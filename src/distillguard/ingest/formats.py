@@ -66,13 +66,16 @@ def detect_format(path: str | Path) -> tuple[Format | None, bool]:
             return "accounts", False
         return None, False
     head = read_head(path, 1 << 20)
-    for line in head.split(b"\n")[:50]:
+    for line in head.split(b"\n")[:200]:
         if not line.strip():
             continue
         try:
             obj = orjson.loads(line)
         except orjson.JSONDecodeError:
-            break  # maybe a pretty-printed document; fall through
+            try:
+                obj = orjson.loads(line.decode("utf-8", "replace"))
+            except orjson.JSONDecodeError:
+                continue  # a broken line (reported later) or a pretty-printed document
         fmt = sniff(obj)
         if fmt is not None:
             return fmt, False
