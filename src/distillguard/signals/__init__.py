@@ -26,7 +26,7 @@ from .pipeline import (
 )
 from .registry import Detector, ExchangeView, Registry, Rule
 from .shape import ShapeDetector
-from .template import TemplateDetector
+from .template import TemplateDetector, TemplateVocabulary
 
 __all__ = [
     "CAPABILITIES",
@@ -44,6 +44,7 @@ __all__ = [
     "ShapeDetector",
     "SignalContext",
     "TemplateDetector",
+    "TemplateVocabulary",
     "compute_signals",
     "default_registry",
     "load_capability_rules",

@@ -129,7 +129,7 @@ CAPABILITY_RULES: dict[str, tuple[Rule, ...]] = {
     "writing_chat": (
         Rule(
             "compose",
-            r"\b(write|draft|compose|create)\b.{0,30}\b(email|letter|essay|story|poem|blog|post|article|speech|cover letter|tweet|caption|slogan|lyrics|script|review|summary|bio)\b",
+            r"\b(write|draft|compose|create)\b.{0,40}\b(email|letter|essay|story|stories|poem|haiku|sonnet|limerick|blog|post|article|speech|cover letter|tweet|caption|slogan|lyrics|script|review|summary|bio|newsletter|toast|eulogy|joke)s?\b",
             1.5,
         ),
         Rule(

@@ -23,7 +23,7 @@ from .capability import CapabilityDetector
 from .elicitation import ElicitationDetector
 from .registry import ExchangeView, Registry
 from .shape import ShapeDetector
-from .template import TemplateDetector
+from .template import MIN_SUPPORT, TemplateDetector, TemplateVocabulary
 
 __all__ = [
     "PASSTHROUGH",
@@ -71,10 +71,15 @@ PASSTHROUGH = (
 )
 
 
-def default_registry() -> Registry:
-    """The built-in detectors, in run order."""
+def default_registry(templates: TemplateVocabulary | None = None) -> Registry:
+    """The built-in detectors, in run order (``templates``: a learned vocabulary)."""
     return Registry(
-        [CapabilityDetector(), ElicitationDetector(), TemplateDetector(), ShapeDetector()]
+        [
+            CapabilityDetector(),
+            ElicitationDetector(),
+            TemplateDetector(templates),
+            ShapeDetector(),
+        ]
     )
 
 
@@ -127,6 +132,19 @@ class SignalContext:
         return cls(ip=IpEnricher.default(data_dir, cidr_files, mmdb))
 
     @property
+    def templates(self) -> TemplateVocabulary:
+        """The template vocabulary the template detector resolves ids with."""
+        for det in self.registry:
+            if isinstance(det, TemplateDetector):
+                return det.vocabulary
+        return TemplateVocabulary()
+
+    def use_templates(self, vocabulary: TemplateVocabulary) -> SignalContext:
+        """Resolve template ids with ``vocabulary`` from now on (e.g. loaded from a store)."""
+        self.templates.support = dict(vocabulary.support)
+        return self
+
+    @property
     def schema(self) -> pa.Schema:
         """Signal schema this context produces."""
         return signal_schema(self.registry)
@@ -172,8 +190,10 @@ def materialise(
 ) -> int:
     """Compute signals for every exchange in ``store`` into table ``exchange_signals``.
 
-    Streams batches; replaces the table on re-run (idempotent). ``progress(done,
-    total)`` is called after each batch. Returns the number of rows written.
+    Streams batches; replaces the table on re-run (idempotent). Then learns the
+    template vocabulary of the corpus (saved as table ``template_vocabulary``, and set on
+    ``ctx`` so later single-event calls agree) and resolves ``template_id`` with it.
+    ``progress(done, total)`` is called after each batch. Returns rows written.
     """
     total = store.count("exchanges")
     schema = ctx.schema
@@ -183,17 +203,39 @@ def materialise(
     con.register("_sig_empty", schema.empty_table())
     con.execute(f"CREATE TABLE {tmp} AS SELECT * FROM _sig_empty")
     con.unregister("_sig_empty")
+    # read on a second cursor: a statement on the same connection would end the stream
+    reader = con.cursor()
     done = 0
-    for batch in store.iter_batches("SELECT * FROM exchanges", batch_size=batch_size):
-        sig = compute_signals(batch, ctx)
-        con.register("_sig_batch", sig)
-        con.execute(f"INSERT INTO {tmp} SELECT * FROM _sig_batch")
-        con.unregister("_sig_batch")
-        done += sig.num_rows
-        if progress is not None:
-            progress(done, total)
+    try:
+        stream = reader.execute("SELECT * FROM exchanges").to_arrow_reader(batch_size)
+        for batch in stream:
+            sig = compute_signals(batch, ctx)
+            con.register("_sig_batch", sig)
+            con.execute(f"INSERT INTO {tmp} SELECT * FROM _sig_batch")
+            con.unregister("_sig_batch")
+            done += sig.num_rows
+            if progress is not None:
+                progress(done, total)
+    finally:
+        reader.close()
+    # learn the corpus's templates, then resolve every template id against them
+    vocab = TemplateVocabulary.learn(store, tmp)
+    ctx.use_templates(vocab)
     con.execute("BEGIN")
+    vocab.save(store)
     con.execute(f"DROP TABLE IF EXISTS {SIGNALS_TABLE}")
-    con.execute(f"ALTER TABLE {tmp} RENAME TO {SIGNALS_TABLE}")
+    con.execute(
+        f"""CREATE TABLE {SIGNALS_TABLE} AS SELECT s.* REPLACE (
+                CASE WHEN coalesce(f.support, 0) < {MIN_SUPPORT}
+                      AND greatest(coalesce(h.support, 0), coalesce(t.support, 0)) >= {MIN_SUPPORT}
+                     THEN CASE WHEN coalesce(h.support, 0) >= coalesce(t.support, 0)
+                               THEN s.template_head ELSE s.template_tail END
+                     ELSE s.template_frame END AS template_id)
+            FROM {tmp} s
+            LEFT JOIN {TemplateVocabulary.TABLE} f ON f.key = s.template_frame
+            LEFT JOIN {TemplateVocabulary.TABLE} h ON h.key = s.template_head
+            LEFT JOIN {TemplateVocabulary.TABLE} t ON t.key = s.template_tail"""
+    )
+    con.execute(f"DROP TABLE {tmp}")
     con.execute("COMMIT")
     return done

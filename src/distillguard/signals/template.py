@@ -6,9 +6,13 @@ names and numbers masked; case and whitespace folded) into a *skeleton*:
 
 * ``skeleton_hash``: the whole skeleton; equal when only numbers / names / quoted
   values differ;
-* ``template_id``: the skeleton's frame, its first and last :data:`FRAME_TOKENS`
-  tokens (the whole skeleton when short), so a template whose middle slot holds a
-  different question each time keeps one id;
+* ``template_frame`` / ``template_head`` / ``template_tail``: the skeleton's first
+  and last :data:`FRAME_TOKENS` tokens together, the first alone and the last alone
+  (each the whole skeleton when short);
+* ``template_id``: the template: whichever of those keys the corpus shows shared by
+  many distinct prompts (:class:`TemplateVocabulary`): a template with its slot in the
+  middle keeps its frame, one with the slot at the end its head, one with the slot at
+  the start its tail;
 * ``prompt_hash``: the exact prompt (case and whitespace folded), for novelty: does an
   account ask each item once (a dataset sweep)?
 
@@ -17,16 +21,29 @@ All of it is computed once per distinct prompt with Arrow's RE2 kernels.
 
 from __future__ import annotations
 
+import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..store import Store
 from ._hashing import hash_distinct
 from .registry import ExchangeView
 
-__all__ = ["FRAME_TOKENS", "MASKS", "TemplateDetector", "skeletons", "system_hashes"]
+__all__ = [
+    "FRAME_TOKENS",
+    "MASKS",
+    "MIN_SUPPORT",
+    "TemplateDetector",
+    "TemplateVocabulary",
+    "skeletons",
+    "system_hashes",
+]
 
 #: Tokens kept at each end of a long skeleton to form its frame.
 FRAME_TOKENS = 8
+
+#: Distinct prompts that must share a key before it counts as a template.
+MIN_SUPPORT = 8
 
 #: Longest text (characters) the skeleton is built from.
 SKELETON_CHARS = 8_000
@@ -56,15 +73,95 @@ def skeletons(texts: pa.Array) -> pa.Array:
     return pc.utf8_trim_whitespace(t)
 
 
-def _frames(skel: pa.Array) -> pa.Array:
+def _keys(skel: pa.Array) -> tuple[pa.Array, pa.Array, pa.Array]:
+    """Frame, head and tail texts of skeletons (all three are the skeleton when short)."""
     tokens = pc.utf8_split_whitespace(skel)
     n_tok = pc.list_value_length(tokens)
     head = pc.binary_join(pc.list_slice(tokens, 0, FRAME_TOKENS), " ")
     rtok = pc.utf8_split_whitespace(pc.utf8_reverse(skel))
     tail = pc.utf8_reverse(pc.binary_join(pc.list_slice(rtok, 0, FRAME_TOKENS), " "))
     framed = pc.binary_join_element_wise(head, tail, " … ")
-    short = pc.less_equal(n_tok, 3 * FRAME_TOKENS)
-    return pc.if_else(short, skel, framed)
+    short = pc.less_equal(n_tok, 2 * FRAME_TOKENS)
+    return (
+        pc.if_else(short, skel, framed),
+        pc.if_else(short, skel, pc.binary_join_element_wise("^", head, "")),
+        pc.if_else(short, skel, pc.binary_join_element_wise(tail, "$", "")),
+    )
+
+
+class TemplateVocabulary:
+    """Template keys seen with many distinct prompts: the templates of a corpus.
+
+    A key (a skeleton's frame, head or tail hash) that at least :data:`MIN_SUPPORT`
+    distinct prompts share is a template; :meth:`resolve` picks, per prompt, its frame
+    when that is a template, else the better-supported of head and tail, else the frame.
+    :func:`distillguard.signals.materialise` learns the vocabulary from the store and
+    saves it there (table ``template_vocabulary``); the online path loads it, so one
+    exchange gets the same template id in batch and online.
+    """
+
+    TABLE = "template_vocabulary"
+
+    def __init__(self, support: dict[str, int] | None = None) -> None:
+        self.support: dict[str, int] = dict(support or {})
+
+    def __len__(self) -> int:
+        return len(self.support)
+
+    def resolve(self, frame: pa.Array, head: pa.Array, tail: pa.Array) -> pa.Array:
+        """Template id per row from its frame / head / tail key hashes."""
+        if not self.support:
+            return frame
+        keys = pa.array(list(self.support), pa.string())
+        counts = pa.array(list(self.support.values()), pa.int64())
+
+        def sup(arr: pa.Array) -> pa.Array:
+            pos = pc.index_in(arr, value_set=keys)
+            return pc.fill_null(counts.take(pos), 0)
+
+        f, h, t = sup(frame), sup(head), sup(tail)
+        best_side = pc.if_else(pc.greater_equal(h, t), head, tail)
+        side_sup = pc.max_element_wise(h, t)
+        use_side = pc.and_(pc.less(f, MIN_SUPPORT), pc.greater_equal(side_sup, MIN_SUPPORT))
+        return pc.if_else(use_side, best_side, frame)
+
+    @classmethod
+    def learn(cls, store: Store, table: str) -> TemplateVocabulary:
+        """Keys of ``table`` (``template_frame/head/tail`` + ``prompt_hash``) with support."""
+        rows = store.query(
+            f"""SELECT key, count(DISTINCT prompt_hash) AS n FROM (
+                    SELECT template_frame AS key, prompt_hash FROM {table}
+                    UNION ALL SELECT template_head, prompt_hash FROM {table}
+                    UNION ALL SELECT template_tail, prompt_hash FROM {table})
+                WHERE key IS NOT NULL GROUP BY key HAVING count(DISTINCT prompt_hash) >= ?""",
+            [MIN_SUPPORT],
+        )
+        return cls(
+            dict(zip(rows.column("key").to_pylist(), rows.column("n").to_pylist(), strict=True))
+        )
+
+    def save(self, store: Store) -> None:
+        """Replace the vocabulary table in ``store``."""
+        tbl = pa.table(
+            {
+                "key": pa.array(list(self.support), pa.string()),
+                "support": pa.array(list(self.support.values()), pa.int64()),
+            }
+        )
+        store.con.register("_tv", tbl)
+        try:
+            store.con.execute(f"CREATE OR REPLACE TABLE {self.TABLE} AS SELECT * FROM _tv")
+        finally:
+            store.con.unregister("_tv")
+
+    @classmethod
+    def load(cls, store: Store) -> TemplateVocabulary:
+        """The vocabulary saved in ``store`` (empty when none)."""
+        try:
+            rows = store.query(f"SELECT key, support FROM {cls.TABLE}")
+        except duckdb.CatalogException:  # nothing learned yet
+            return cls()
+        return cls(dict(zip(rows.column(0).to_pylist(), rows.column(1).to_pylist(), strict=True)))
 
 
 def system_hashes(view: ExchangeView) -> pa.Array:
@@ -89,12 +186,21 @@ class TemplateDetector:
         ),
         "template_id": (
             pa.string(),
-            "Hash of the skeleton's frame (first and last 8 tokens; whole skeleton when "
-            "short): one id per prompt template whatever fills its slots.",
+            "Prompt template: the frame, head or tail key that the corpus shows many "
+            "distinct prompts share (see TemplateVocabulary), else the frame.",
         ),
+        "template_frame": (
+            pa.string(),
+            "Hash of the skeleton's first and last 8 tokens (whole skeleton when short).",
+        ),
+        "template_head": (pa.string(), "Hash of the skeleton's first 8 tokens."),
+        "template_tail": (pa.string(), "Hash of the skeleton's last 8 tokens."),
         "system_hash": (pa.string(), "Hash of the system prompt, case and whitespace folded."),
         "prompt_chars": (pa.int32(), "Length of the last user turn in characters."),
     }
+
+    def __init__(self, vocabulary: TemplateVocabulary | None = None) -> None:
+        self.vocabulary = vocabulary if vocabulary is not None else TemplateVocabulary()
 
     def analyze(self, view: ExchangeView) -> dict[str, pa.Array]:
         """Fingerprint the batch (distinct prompts only)."""
@@ -104,10 +210,15 @@ class TemplateDetector:
         )
         skel = skeletons(raw)
         idx = view.prompt_index
+        frame, head, tail = (hash_distinct(k) for k in _keys(skel))
+        template = self.vocabulary.resolve(frame, head, tail)
         return {
             "prompt_hash": hash_distinct(folded).take(idx),
             "skeleton_hash": hash_distinct(skel).take(idx),
-            "template_id": hash_distinct(_frames(skel)).take(idx),
+            "template_id": template.take(idx),
+            "template_frame": frame.take(idx),
+            "template_head": head.take(idx),
+            "template_tail": tail.take(idx),
             "system_hash": system_hashes(view),
             "prompt_chars": pc.utf8_length(raw).cast(pa.int32()).take(idx),
         }
