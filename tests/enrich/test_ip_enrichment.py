@@ -102,7 +102,7 @@ def test_batch_and_single_event_agree(tmp_path: Path) -> None:
 def test_bad_lists_name_the_file(tmp_path: Path) -> None:
     empty = tmp_path / "vpn_empty.txt"
     empty.write_text("nothing here\n")
-    with pytest.raises(InputError, match="vpn_empty.txt"):
+    with pytest.raises(InputError, match=r"vpn_empty\.txt"):
         IpEnricher.default(cidr_files=[str(empty)])
     with pytest.raises(ConfigError, match="unknown list kind"):
         IpEnricher.default(cidr_files=[f"bogus={empty}"])

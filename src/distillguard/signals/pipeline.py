@@ -226,7 +226,8 @@ def materialise(
     con.execute(f"DROP TABLE IF EXISTS {SIGNALS_TABLE}")
     con.execute(
         f"""CREATE TABLE {SIGNALS_TABLE} AS SELECT s.* REPLACE (
-                CASE WHEN coalesce(f.support, 0) < {MIN_SUPPORT}
+                CASE WHEN greatest(coalesce(h.support, 0), coalesce(t.support, 0))
+                          > coalesce(f.support, 0)
                       AND greatest(coalesce(h.support, 0), coalesce(t.support, 0)) >= {MIN_SUPPORT}
                      THEN CASE WHEN coalesce(h.support, 0) >= coalesce(t.support, 0)
                                THEN s.template_head ELSE s.template_tail END

@@ -93,8 +93,9 @@ class TemplateVocabulary:
     """Template keys seen with many distinct prompts: the templates of a corpus.
 
     A key (a skeleton's frame, head or tail hash) that at least :data:`MIN_SUPPORT`
-    distinct prompts share is a template; :meth:`resolve` picks, per prompt, its frame
-    when that is a template, else the better-supported of head and tail, else the frame.
+    distinct prompts share is a template; :meth:`resolve` picks, per prompt, the
+    best-supported of its frame, head and tail (ties: the frame, then the head), and the
+    frame when none is a template.
     :func:`distillguard.signals.materialise` learns the vocabulary from the store and
     saves it there (table ``template_vocabulary``); the online path loads it, so one
     exchange gets the same template id in batch and online.
@@ -120,10 +121,10 @@ class TemplateVocabulary:
             return pc.fill_null(counts.take(pos), 0)
 
         f, h, t = sup(frame), sup(head), sup(tail)
-        best_side = pc.if_else(pc.greater_equal(h, t), head, tail)
+        side = pc.if_else(pc.greater_equal(h, t), head, tail)
         side_sup = pc.max_element_wise(h, t)
-        use_side = pc.and_(pc.less(f, MIN_SUPPORT), pc.greater_equal(side_sup, MIN_SUPPORT))
-        return pc.if_else(use_side, best_side, frame)
+        use_side = pc.and_(pc.greater(side_sup, f), pc.greater_equal(side_sup, MIN_SUPPORT))
+        return pc.if_else(use_side, side, frame)
 
     @classmethod
     def learn(cls, store: Store, table: str) -> TemplateVocabulary:
