@@ -56,7 +56,9 @@ def test_banned_accounts_alone_are_ground_truth_without_any_named_actor(
     flagged = {r.account_id: r for r in returning_accounts(store)}
     lab_new = set(world.members("LAB-A", 2))
     assert lab_new <= set(flagged)
-    assert all(flagged[a].target == BANNED_TARGET for a in lab_new)
+    # all of LAB-A's banned accounts form one cluster, and its replacements link to it
+    targets = {flagged[a].target for a in lab_new}
+    assert len(targets) == 1 and targets.pop().startswith(BANNED_TARGET + ":acct_lab1_")
     assert not any(world.truth[a] == "" for a in flagged)
 
 
@@ -88,7 +90,7 @@ def test_online_watch_flags_replacements_within_their_first_exchanges(world, sto
         link = watch.observe(account, client_ip=ip, payment_fp=pay, client_fp=client)
         if link is not None and account not in first_flag:
             first_flag[account] = seen[account]
-            assert link.target == world.truth[account] or link.target == BANNED_TARGET
+            assert link.target == world.truth[account] or link.target.startswith(BANNED_TARGET)
     new_attack = world.members("LAB-A", 2) + world.members("HYDRA-B", 2)
     assert all(first_flag.get(a, 99) <= 20 for a in new_attack)
     assert not any(world.truth[a] == "" for a in first_flag)
@@ -100,8 +102,30 @@ def test_one_weak_value_is_not_enough_but_a_banned_card_is(world, store_factory)
     one_prefix = index.lookup(client_ip="45.10.20.77")
     assert one_prefix is not None and not one_prefix.flagged
     card = index.lookup(payment_fp="pm_lab_1")
-    assert card is not None and card.flagged and card.target == BANNED_TARGET
-    assert "pm_lab_1" in card.reasons[0]
+    assert card is not None and card.flagged and card.target.startswith(BANNED_TARGET)
+    assert "pm_lab_1" in card.reasons[0] and card.families == {"payment"}
     both = index.lookup(client_ip="45.10.20.77", asn=None, payment_fp=None, template_id=None)
     assert both is not None and both.score == one_prefix.score
     assert index.lookup(client_ip="8.8.8.8", payment_fp="pm_unknown") is None
+
+
+def test_two_independent_families_flag_and_correlated_kinds_do_not_add_up() -> None:
+    from distillguard.intel._evidence import combine
+    from distillguard.intel.evasion import _Entry
+
+    t = "LAB-X"
+    entries = {
+        ("system_hash", "s1"): [_Entry(t, 1.8, "actor LAB-X")],
+        ("shape_fp", "h1"): [_Entry(t, 0.9, "actor LAB-X")],
+        ("template_id", "t1"): [_Entry(t, 1.8, "actor LAB-X")],
+        ("ip_prefix", "45.1.2.0/24"): [_Entry(t, 1.4, "actor LAB-X")],
+    }
+    index = BanEvasionIndex(entries, {})
+    prompting = index.lookup(system_hash="s1", shape_fp="h1", template_id="t1")
+    assert prompting is not None and prompting.score >= 2.0 and not prompting.flagged
+    assert prompting.score == round(
+        combine({"system_hash": 1.8, "template_id": 1.8, "shape_fp": 0.9}), 4
+    )
+    assert prompting.score < 1.8 + 1.8 + 0.9
+    both = index.lookup(system_hash="s1", client_ip="45.1.2.9")
+    assert both is not None and both.flagged and both.families == {"prompting", "network"}

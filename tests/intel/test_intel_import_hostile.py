@@ -22,7 +22,9 @@ def _snapshot(store) -> dict[str, list[tuple]]:
             "SELECT table_name FROM duckdb_tables() WHERE NOT temporary ORDER BY 1"
         ).fetchall()
     ]
-    return {t: sorted(map(repr, store.con.execute(f"SELECT * FROM {t}").fetchall())) for t in tables}
+    return {
+        t: sorted(map(repr, store.con.execute(f"SELECT * FROM {t}").fetchall())) for t in tables
+    }
 
 
 @pytest.fixture(scope="module")

@@ -27,10 +27,13 @@ from ..store import Store
 
 __all__ = [
     "DISCRETE_KINDS",
+    "FAMILIES",
     "KIND_WEIGHTS",
     "ValueStats",
     "account_values",
+    "combine",
     "ensure_account_values",
+    "families",
     "ip_key",
     "purity",
 ]
@@ -50,6 +53,43 @@ KIND_WEIGHTS: dict[str, float] = {
     "asn": 0.5,
     "asn_org": 0.25,
 }
+
+#: Kinds that measure the same thing are one *family*: the request shape includes the
+#: system-prompt hash, an ASN contains the /24. Within a family only the strongest kind
+#: counts fully, the others a quarter, so correlated evidence is not counted twice.
+FAMILIES: dict[str, str] = {
+    "payment_fp": "payment",
+    "account_hash": "payment",
+    "template_id": "prompting",
+    "system_hash": "prompting",
+    "shape_fp": "prompting",
+    "ip_prefix": "network",
+    "asn": "network",
+    "asn_org": "network",
+    "client_fp": "client",
+    "email_domain": "registry",
+}
+
+#: Share of a non-strongest kind's contribution that counts within its family.
+SAME_FAMILY_SHARE = 0.25
+
+
+def combine(contributions: dict[str, float]) -> float:
+    """Score of per-kind contributions: families add up, kinds within a family mostly not."""
+    by_family: dict[str, list[float]] = {}
+    for kind, c in contributions.items():
+        by_family.setdefault(FAMILIES.get(kind, kind), []).append(c)
+    total = 0.0
+    for cs in by_family.values():
+        cs.sort(reverse=True)
+        total += cs[0] + SAME_FAMILY_SHARE * sum(cs[1:])
+    return total
+
+
+def families(kinds: Iterable[str]) -> set[str]:
+    """The evidence families a set of kinds covers."""
+    return {FAMILIES.get(k, k) for k in kinds}
+
 
 #: Kinds compared value by value (as opposed to profiles compared as distributions).
 DISCRETE_KINDS: tuple[str, ...] = tuple(KIND_WEIGHTS)

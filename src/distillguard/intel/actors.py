@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import duckdb
 import pyarrow as pa
 
 from ..contracts import Campaign
@@ -108,10 +109,22 @@ def _blend(a: dict[str, float], b: dict[str, float]) -> dict[str, float]:
     return {k: (a.get(k, 0.0) + b.get(k, 0.0)) / 2 for k in keys}
 
 
+def ensure_tables(store: Store, ddls: tuple[str, ...]) -> None:
+    """Create missing tables; on a read-only store, create them empty and temporary."""
+    have = {r[0] for r in store.con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    for ddl in ddls:
+        name = ddl.split("EXISTS ", 1)[1].split(" ", 1)[0]
+        if name in have:
+            continue
+        try:
+            store.con.execute(ddl)
+        except duckdb.InvalidInputException:  # read-only: nothing stored, nothing known
+            store.con.execute(ddl.replace("CREATE TABLE", "CREATE TEMP TABLE", 1))
+
+
 def ensure_actor_tables(store: Store) -> None:
     """Create the actor tables if they do not exist yet."""
-    for ddl in _DDL:
-        store.con.execute(ddl)
+    ensure_tables(store, _DDL)
 
 
 # ------------------------------------------------------------------ fingerprints

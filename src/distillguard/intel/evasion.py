@@ -1,12 +1,14 @@
 """Returning actors: new accounts that share strong evidence with banned ones.
 
 Accounts whose ``status`` is ``banned`` are ground truth, and so are the accounts of a
-known actor. A *link* is a target ("actor X", or "banned accounts" for banned accounts
-no actor claims) and the evidence values that lead to it, each worth
-``weight(kind) x purity`` (see :mod:`distillguard.intel._evidence`). An account is flagged
-as a returning actor once its matched evidence for one target reaches
-:data:`FLAG_SCORE`: a payment instrument only banned accounts used is enough on its own;
-network or client evidence needs a second, independent kind.
+known actor. A *link* is a target (a known actor, or a cluster of banned accounts that no actor
+claims: banned accounts joined by values only banned accounts used) and the evidence
+values that lead to it, each worth ``weight(kind) x purity`` (see
+:mod:`distillguard.intel._evidence`), combined by evidence family so that correlated
+kinds (a system prompt and the request shape that contains it) are not counted twice.
+An account is flagged as a returning actor once its evidence for one target reaches
+:data:`FLAG_SCORE` from at least two independent families, or from the payment family
+alone (a card only banned accounts used).
 
 Two entry points share one index:
 
@@ -25,7 +27,16 @@ from datetime import datetime
 import pyarrow as pa
 
 from ..store import Store
-from ._evidence import KIND_WEIGHTS, VALUES_TABLE, ensure_account_values, ip_key, value_stats
+from ._evidence import (
+    KIND_WEIGHTS,
+    VALUES_TABLE,
+    ValueStats,
+    combine,
+    ensure_account_values,
+    families,
+    ip_key,
+    value_stats,
+)
 from .actors import ensure_actor_tables, load_actors
 
 __all__ = [
@@ -41,8 +52,11 @@ __all__ = [
 #: Evidence score from which an account is flagged as a returning actor.
 FLAG_SCORE = 2.0
 
-#: Link target for banned accounts that no known actor claims.
+#: Prefix of the link target for a cluster of banned accounts that no known actor claims.
 BANNED_TARGET = "banned-accounts"
+
+#: Purity from which a value shared by banned accounts puts them in one cluster.
+CLUSTER_PURITY = 0.8
 
 
 @dataclass
@@ -52,11 +66,13 @@ class Link:
     target: str
     score: float
     reasons: list[str] = field(default_factory=list)
+    families: frozenset[str] = frozenset()
 
     @property
     def flagged(self) -> bool:
-        """True when the evidence reaches :data:`FLAG_SCORE`."""
-        return self.score >= FLAG_SCORE
+        """True when the evidence reaches :data:`FLAG_SCORE` from two families (or payment)."""
+        independent = len(self.families) >= 2 or "payment" in self.families
+        return self.score >= FLAG_SCORE and independent
 
 
 @dataclass(frozen=True)
@@ -107,31 +123,35 @@ class BanEvasionIndex:
                 "SELECT account_id FROM accounts WHERE status = 'banned'"
             ).fetchall()
         ]
-        known = dict(member_of)
-        for a in banned:
-            known.setdefault(a, BANNED_TARGET)
         raw: dict[tuple[str, str], dict[str, tuple[float, str]]] = defaultdict(dict)
+        users: dict[tuple[str, str], list[str]] = {}
         if banned:
             tbl = pa.table({"account_id": banned}, schema=pa.schema([("account_id", pa.string())]))
             store.con.register("_dg_banned", tbl)
             try:
                 rows = store.con.execute(
-                    f"SELECT kind, value, min(account_id) FROM {VALUES_TABLE} "
+                    f"SELECT kind, value, list(DISTINCT account_id) FROM {VALUES_TABLE} "
                     f"JOIN _dg_banned USING (account_id) GROUP BY kind, value"
                 ).fetchall()
             finally:
                 store.con.unregister("_dg_banned")
-            for kind, value, example in rows:
-                if kind in KIND_WEIGHTS:
-                    target = member_of.get(example, BANNED_TARGET)
-                    raw[(kind, value)][target] = (1.0, f"banned account {example}")
-        for actor in load_actors(store):
+            users = {(k, v): sorted(a) for k, v, a in rows if k in KIND_WEIGHTS}
+        actors = load_actors(store)
+        for actor in actors:
             for kind, vals in actor.values.items():
                 if kind not in KIND_WEIGHTS:
                     continue
                 for v, learned in vals.items():
                     raw[(kind, v)][actor.name] = (learned, f"actor {actor.name}")
-        stats = value_stats(store, raw.keys(), known.keys(), as_of=_knowledge_time(store))
+        known_set = set(member_of) | set(banned)
+        stats = value_stats(store, set(raw) | set(users), known_set, as_of=_knowledge_time(store))
+        cluster = _banned_clusters(banned, users, stats, member_of)
+        known = dict(member_of)
+        for a in banned:
+            known.setdefault(a, cluster[a])
+        for key, accounts in users.items():
+            for a in accounts:
+                raw[key].setdefault(cluster[a], (1.0, f"banned account {a}"))
         entries: dict[tuple[str, str], list[_Entry]] = {}
         for key, targets in raw.items():
             st = stats.get(key)
@@ -188,6 +208,48 @@ class BanEvasionIndex:
         return _best(_accumulate({}, hits))
 
 
+def _banned_clusters(
+    banned: list[str],
+    users: dict[tuple[str, str], list[str]],
+    stats: dict[tuple[str, str], ValueStats],
+    member_of: dict[str, str],
+) -> dict[str, str]:
+    """Link target of each banned account: its actor, else its cluster of banned accounts.
+
+    Banned accounts are joined when they share a value whose users are mostly known-bad
+    (purity >= :data:`CLUSTER_PURITY`); a cluster takes the name of an actor one of its
+    accounts belongs to, else ``banned-accounts:<smallest account id>``.
+    """
+    parent = {a: a for a in banned}
+
+    def find(a: str) -> str:
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    for key, accounts in users.items():
+        st = stats.get(key)
+        if st is None or st.purity < CLUSTER_PURITY or len(accounts) < 2:
+            continue
+        root = find(accounts[0])
+        for a in accounts[1:]:
+            r = find(a)
+            if r != root:
+                parent[max(r, root)] = min(r, root)
+                root = min(r, root)
+    groups: dict[str, list[str]] = defaultdict(list)
+    for a in banned:
+        groups[find(a)].append(a)
+    out: dict[str, str] = {}
+    for accounts in groups.values():
+        actors = sorted({member_of[a] for a in accounts if a in member_of})
+        name = actors[0] if actors else f"{BANNED_TARGET}:{min(accounts)}"
+        for a in accounts:
+            out[a] = member_of.get(a, name)
+    return out
+
+
 def _knowledge_time(store: Store) -> datetime | None:
     """When the known-bad set was last learned (latest ban or actor data), if known."""
     row = store.con.execute(
@@ -210,10 +272,10 @@ def _accumulate(
 def _best(acc: dict[str, dict[str, tuple[float, str]]]) -> Link | None:
     best: Link | None = None
     for target, kinds in acc.items():
-        score = round(sum(w for w, _ in kinds.values()), 4)
+        score = round(combine({k: w for k, (w, _) in kinds.items()}), 4)
         if best is None or score > best.score:
             reasons = [r for _, r in sorted(kinds.values(), key=lambda t: -t[0])]
-            best = Link(target, score, reasons)
+            best = Link(target, score, reasons, frozenset(families(kinds)))
     return best
 
 
@@ -234,7 +296,9 @@ class ReturningActorWatch:
         """Add one request's evidence; return the link when the account is flagged."""
         known = self.index.known_account(account_id)
         if known is not None:
-            return Link(known, FLAG_SCORE, [f"account is itself linked to {known}"])
+            return Link(
+                known, FLAG_SCORE, [f"account is itself linked to {known}"], frozenset({"self"})
+            )
         acc = self._state.pop(account_id, {})
         _accumulate(acc, self.index.matches(**values))
         self._state[account_id] = acc
@@ -286,7 +350,7 @@ def returning_accounts(store: Store, *, min_score: float = FLAG_SCORE) -> list[R
     out: list[ReturningAccount] = []
     for account, h in per_account.items():
         link = _best(_accumulate({}, h))
-        if link is not None and link.score >= min_score:
+        if link is not None and link.flagged and link.score >= min_score:
             out.append(ReturningAccount(account, link.target, link.score, tuple(link.reasons)))
     out.sort(key=lambda r: (-r.score, r.account_id))
     return out

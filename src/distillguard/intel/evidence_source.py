@@ -59,7 +59,7 @@ class IntelEvidenceSource:
         link = self.watch.observe(context.account_id, **request_values(context, account))
         if link is None:
             return []
-        kind = "banned_link" if link.target == BANNED_TARGET else "known_actor"
+        kind = "banned_link" if link.target.startswith(BANNED_TARGET) else "known_actor"
         return [
             Evidence(
                 kind=kind,

@@ -5,7 +5,9 @@ the campaign's values are intersected with the actor's. A kind contributes
 ``weight(kind) x purity x (0.5 + 0.5 x coverage)`` where purity is how exclusively
 the matched value is used by the actor's and the campaign's accounts in this store
 (rare values count, values ordinary customers also use do not) and coverage is the share
-of the campaign's accounts that used a matched value. Profiles (capability shares,
+of the campaign's accounts that used a matched value. Kinds of one evidence family
+(prompting: template, system prompt, request shape; network: prefix, ASN, provider)
+are combined so that correlated evidence is not counted twice. Profiles (capability shares,
 active hours, account types) add a little, but only on top of discrete evidence: a
 similar profile alone never attributes. The score maps to a confidence in [0, 1] with
 ``1 - exp(-score / 2)``.
@@ -19,7 +21,7 @@ from dataclasses import dataclass, field
 
 from ..contracts import Campaign
 from ..store import Store
-from ._evidence import KIND_WEIGHTS, VALUES_TABLE, ensure_account_values, value_stats
+from ._evidence import KIND_WEIGHTS, VALUES_TABLE, combine, ensure_account_values, value_stats
 from .actors import ActorFingerprint, cosine, fingerprint_campaign, known_bad_accounts
 
 __all__ = ["MIN_CONFIDENCE", "ActorMatch", "Evidence", "confidence", "match_campaign"]
@@ -123,7 +125,7 @@ def match_campaign(
             v, pur, _ = max(items, key=lambda t: (t[1], len(t[2])))
             contrib = KIND_WEIGHTS[kind] * pur * (0.5 + 0.5 * cov)
             evidence.append(Evidence(kind, v, round(pur, 3), round(cov, 3), round(contrib, 3)))
-        score = sum(e.contribution for e in evidence)
+        score = combine({e.kind: e.contribution for e in evidence})
         if evidence:
             for kind, w in PROFILE_WEIGHTS.items():
                 sim = cosine(camp.profiles.get(kind, {}), actor.profiles.get(kind, {}))

@@ -30,7 +30,13 @@ from stix2patterns.v21.pattern import Pattern
 from ..errors import InputError
 from ..store import Store
 from ._evidence import expand_range
-from .actors import ActorFingerprint, ensure_actor_tables, load_actor, save_actor
+from .actors import (
+    ActorFingerprint,
+    ensure_actor_tables,
+    ensure_tables,
+    load_actor,
+    save_actor,
+)
 from .stix import EXTENSION_ID
 
 __all__ = [
@@ -92,8 +98,7 @@ class ImportReport:
 
 def ensure_partner_tables(store: Store) -> None:
     """Create the partner tables if they do not exist yet."""
-    for ddl in _PARTNER_DDL:
-        store.con.execute(ddl)
+    ensure_tables(store, _PARTNER_DDL)
 
 
 # ------------------------------------------------------------------ parsing

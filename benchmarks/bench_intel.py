@@ -1,0 +1,218 @@
+"""Attribution and returning actors on the simulator's two-period scenario.
+
+``python -m benchmarks intel [--scale S]`` measures what issue 5 asks:
+
+1. simulate ``attribution-2p`` (two periods; at the end of period one 70 % of each
+   campaign's accounts are banned, then every actor returns under fresh accounts);
+2. period one alone (its exchanges, and the registry as it stood then) goes into its own
+   store and is scanned; each campaign found is named after the actor most of its
+   accounts belong to (the analyst's step, done here from the simulator's truth);
+3. period two alone goes into a second store that inherits the actor memory, and is
+   scanned (``scan`` calls ``intel.attribute_campaigns``); ``returning_accounts`` runs too;
+4. online: a :class:`BanEvasionIndex` built from period one's store replays period two's
+   exchanges in time order through a :class:`ReturningActorWatch` (the request's own
+   signals and the account's payment instrument), and records after how many of its own
+   exchanges each account is flagged.
+
+Rows: attack accounts of period two attributed to the right actor (by campaign
+attribution, by the returning-account link, either), any attributed to a wrong actor,
+benign accounts attributed to any actor, and the online flag rate within 20 exchanges.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections import Counter, defaultdict
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from distillguard.contracts import read_campaigns, read_truth
+from distillguard.store import Store
+
+SCENARIO = "attribution-2p"
+WITHIN = 20
+
+
+def _simulate(root: Path, scale: float) -> tuple[Path, Any]:
+    from distillguard.simulate.engine import simulate
+    from distillguard.simulate.scenario import load_scenario
+
+    sc = load_scenario(SCENARIO)
+    sim = root / "sim"
+    if not (sim / "truth.csv").is_file():
+        simulate(sc, sim, scale=scale)
+    return sim, sc
+
+
+def _split(all_path: Path, out: Path, boundary: Any, period: int) -> Store:
+    """A store holding one period's exchanges and the registry as it was then."""
+    store = Store(out, memory_limit="2GB")
+    store.con.execute(f"ATTACH '{all_path}' AS src (READ_ONLY)")
+    if period == 1:
+        store.con.execute(
+            "INSERT INTO exchanges SELECT * FROM src.exchanges WHERE timestamp < ?", [boundary]
+        )
+        store.con.execute(
+            "INSERT INTO accounts SELECT account_id, org_id, created_at, account_type, "
+            "email_domain, payment_fingerprint, billing_country, verification, "
+            "CASE WHEN status_changed_at < ? THEN status ELSE 'active' END, "
+            "CASE WHEN status_changed_at < ? THEN status_changed_at END "
+            "FROM src.accounts WHERE created_at < ?",
+            [boundary, boundary, boundary],
+        )
+    else:
+        store.con.execute(
+            "INSERT INTO exchanges SELECT * FROM src.exchanges WHERE timestamp >= ?", [boundary]
+        )
+        store.con.execute("INSERT INTO accounts SELECT * FROM src.accounts")
+    store.con.execute("DETACH src")
+    return store
+
+
+def _name_actors(store: Store, campaigns: list[Any], truth: dict[str, str]) -> dict[str, str]:
+    from distillguard.intel import name_actor
+
+    named = {}
+    for c in campaigns:
+        votes = Counter(truth.get(a, "") for a in c.members)
+        actor, n = votes.most_common(1)[0]
+        if actor and n * 2 >= len(c.members):
+            name_actor(store, c, actor)
+            named[c.id] = actor
+    return named
+
+
+def _copy_actor_memory(src: Path, dst: Store) -> None:
+    from distillguard.intel.actors import ensure_actor_tables
+
+    ensure_actor_tables(dst)
+    dst.con.execute(f"ATTACH '{src}' AS p1 (READ_ONLY)")
+    for t in ("actors", "actor_fingerprints", "actor_accounts"):
+        dst.con.execute(f"INSERT INTO {t} SELECT * FROM p1.{t}")
+    dst.con.execute("DETACH p1")
+
+
+def _replay(index: Any, store: Store, first_seen_cap: int = WITHIN) -> dict[str, int]:
+    """Exchanges each account had made when the watch first flagged it."""
+    from distillguard.intel import ReturningActorWatch
+
+    watch = ReturningActorWatch(index)
+    counts: dict[str, int] = defaultdict(int)
+    flagged: dict[str, int] = {}
+    cols = "client_fp, template_id, system_hash, shape_fp, ip_prefix, CAST(asn AS VARCHAR)"
+    sql = (
+        f"SELECT s.account_id, {cols}, a.payment_fingerprint FROM exchange_signals s "
+        "LEFT JOIN accounts a USING (account_id) ORDER BY s.timestamp, s.exchange_id"
+    )
+    for batch in store.iter_batches(sql, batch_size=50_000):
+        for row in zip(*(c.to_pylist() for c in batch.columns), strict=True):
+            acc = row[0]
+            counts[acc] += 1
+            if acc in flagged:
+                continue
+            link = watch.observe(
+                acc,
+                client_fp=row[1],
+                template_id=row[2],
+                system_hash=row[3],
+                shape_fp=row[4],
+                ip_prefix=row[5],
+                asn=row[6],
+                payment_fp=row[7],
+            )
+            if link is not None:
+                flagged[acc] = counts[acc]
+    return flagged
+
+
+def run(scale: float = 1.0) -> list[dict[str, object]]:
+    """Run the whole measurement once; one row per metric."""
+    from distillguard.ingest import ingest_paths
+    from distillguard.intel import BanEvasionIndex, returning_accounts
+    from distillguard.scan import run_scan
+
+    root = Path(tempfile.mkdtemp(prefix="dg-bench-intel-"))
+    t0 = time.perf_counter()
+    sim, sc = _simulate(root, scale)
+    boundary = sc.start + timedelta(days=sc.days)
+    truth_rows = read_truth(sim / "truth.csv")
+    truth = {r.account_id: r.actor if r.is_attack else "" for r in truth_rows}
+    with Store(root / "all.duckdb", memory_limit="2GB") as all_store:
+        ingest_paths([sim / "exchanges.jsonl"], all_store, accounts=sim / "accounts.jsonl")
+    t_sim = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    with _split(root / "all.duckdb", root / "p1.duckdb", boundary, 1) as p1:
+        run_scan(p1, root / "out1", report=False)
+        camps1 = read_campaigns(root / "out1" / "campaigns.json")
+        named = _name_actors(p1, camps1, truth)
+        index = BanEvasionIndex.from_store(p1)
+        banned_actors = {
+            truth.get(a, "")
+            for (a,) in p1.con.execute(
+                "SELECT account_id FROM accounts WHERE status = 'banned'"
+            ).fetchall()
+        } - {""}
+    t_p1 = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    with _split(root / "all.duckdb", root / "p2.duckdb", boundary, 2) as p2:
+        _copy_actor_memory(root / "p1.duckdb", p2)
+        run_scan(p2, root / "out2", report=False)
+        camps2 = read_campaigns(root / "out2" / "campaigns.json")
+        returning = {r.account_id: r.target for r in returning_accounts(p2)}
+        active2 = {
+            a for (a,) in p2.con.execute("SELECT DISTINCT account_id FROM exchanges").fetchall()
+        }
+        t_p2 = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        flagged_at = _replay(index, p2)
+        t_replay = time.perf_counter() - t0
+    p1_accounts = {
+        a
+        for (a,) in Store(root / "p1.duckdb", read_only=True)
+        .con.execute("SELECT account_id FROM accounts")
+        .fetchall()
+    }
+    by_campaign = {
+        a: c.attributed_actor.actor for c in camps2 if c.attributed_actor for a in c.members
+    }
+    new_attack = [a for a in active2 if truth.get(a) and a not in p1_accounts]
+    benign = [a for a in active2 if not truth.get(a)]
+    right_c = sum(by_campaign.get(a) == truth[a] for a in new_attack)
+    right_r = sum(returning.get(a) == truth[a] for a in new_attack)
+    right_any = sum(truth[a] in (by_campaign.get(a), returning.get(a)) for a in new_attack)
+    wrong = sum(
+        (by_campaign.get(a) not in (None, truth[a]))
+        or (returning.get(a) not in (None, truth[a], "banned-accounts"))
+        for a in new_attack
+    )
+    benign_attr = sum(a in by_campaign or a in returning for a in benign)
+    replacements = [a for a in new_attack if truth[a] in banned_actors]
+    within = sum(flagged_at.get(a, 10**9) <= WITHIN for a in replacements)
+    benign_online = sum(a in flagged_at for a in benign)
+    n = max(len(new_attack), 1)
+    med = sorted(flagged_at[a] for a in replacements if a in flagged_at)
+    return [
+        {"metric": "period-2 attack accounts (new)", "value": len(new_attack)},
+        {"metric": "period-2 benign accounts", "value": len(benign)},
+        {"metric": "period-1 campaigns found / named", "value": f"{len(camps1)} / {len(named)}"},
+        {"metric": "actors named", "value": ", ".join(sorted(set(named.values())))},
+        {"metric": "attributed right, via campaign", "value": f"{right_c / n:.1%}"},
+        {"metric": "attributed right, via returning link", "value": f"{right_r / n:.1%}"},
+        {"metric": "attributed right, either", "value": f"{right_any / n:.1%}"},
+        {"metric": "attack accounts with a wrong actor", "value": wrong},
+        {"metric": "benign accounts attributed", "value": benign_attr},
+        {
+            "metric": f"replacements flagged online within {WITHIN} exchanges",
+            "value": f"{within / max(len(replacements), 1):.1%} of {len(replacements)}",
+        },
+        {"metric": "median exchanges to online flag", "value": med[len(med) // 2] if med else "-"},
+        {"metric": "benign accounts flagged online", "value": benign_online},
+        {
+            "metric": "seconds: simulate+ingest / p1 scan+name / p2 scan / replay",
+            "value": f"{t_sim:.0f} / {t_p1:.0f} / {t_p2:.0f} / {t_replay:.0f}",
+        },
+    ]
