@@ -334,6 +334,14 @@ class NetworkPools:
         offs = rng.choice(span, size=min(n, span), replace=False) if span > 1 else np.zeros(1, int)
         return [_int_to_ip(lo + int(o)) for o in offs]
 
+    def contains(self, kind: str, ip: str) -> bool:
+        """True when ``ip`` lies in one of the ranges of pool ``kind``."""
+        pool = self._pools[kind]
+        v = _ip_int(ip)
+        starts = pool.start.astype(np.int64)
+        hit = (starts <= v) & (v < starts + pool.size)
+        return bool(hit.any())
+
     def sdk_choices(self, sdk: str, before: date, lag_days: int) -> list[SdkVersion]:
         """Versions of ``sdk`` released in the ``lag_days`` before ``before`` (newest last)."""
         vs = [s for s in self.sdks if s.sdk == sdk and s.released <= before]

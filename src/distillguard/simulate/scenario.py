@@ -269,7 +269,7 @@ def _node_line(node: yaml.Node | None, loc: tuple[Any, ...]) -> tuple[int | None
     keys: list[str] = []
     for part in loc:
         if node is None:
-            keys.append(str(part))
+            keys.append(f"[{part}]" if isinstance(part, int) else str(part))
             continue
         nxt: yaml.Node | None = None
         if isinstance(node, yaml.MappingNode):

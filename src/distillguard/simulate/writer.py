@@ -2,8 +2,8 @@
 
 Each writer takes encoded records a batch at a time and never holds more than one
 batch. Gzip output has a fixed header time so the same seed gives the same bytes.
-Parquet keeps the native field names; the nested objects (``client``, ``request``,
-``response``) are stored as JSON text, because request bodies differ between APIs and
+Parquet keeps the native field names and values (``timestamp`` as its RFC 3339 text); the
+nested objects (``client``, ``request``, ``response``) are stored as JSON text, because request bodies differ between APIs and
 between turns (a message ``content`` is a string or a list of blocks).
 """
 
@@ -27,7 +27,7 @@ FORMATS: tuple[str, ...] = ("jsonl", "jsonl.gz", "parquet")
 _PARQUET = pa.schema(
     [
         ("id", pa.string()),
-        ("timestamp", pa.timestamp("ms", tz="UTC")),
+        ("timestamp", pa.string()),
         ("account_id", pa.string()),
         ("org_id", pa.string()),
         ("api_key_id", pa.string()),
@@ -82,18 +82,10 @@ class ExchangeWriter:
             for r in records:
                 for f in _PARQUET.names:
                     v = r.get(f)
-                    if f in ("client", "request", "response"):
-                        v = orjson.dumps(v).decode()
-                    elif f == "timestamp":
-                        v = v[:-1]  # naive ISO; Arrow parses it, the column is UTC
-                    cols[f].append(v)
-            tbl = pa.table({f: cols[f] for f in _PARQUET.names if f != "timestamp"})
-            ts = (
-                pa.array(cols["timestamp"], pa.string())
-                .cast(pa.timestamp("ms"))
-                .cast(pa.timestamp("ms", tz="UTC"))
-            )
-            tbl = tbl.add_column(1, "timestamp", ts).select(_PARQUET.names).cast(_PARQUET)
+                    cols[f].append(
+                        orjson.dumps(v).decode() if f in ("client", "request", "response") else v
+                    )
+            tbl = pa.table(cols, schema=_PARQUET)
             self._pq.write_table(tbl)
         self.count += len(records)
 
