@@ -128,7 +128,7 @@ def test_report_has_every_part(tmp_path: Path) -> None:
         assert needle in html, needle
     # charts and graph are inline SVG: 4 account nodes
     assert html.count("<circle") == 4
-    assert "frontier-2 released" in html
+    assert "frontier-2 arrives" in html
 
 
 def test_report_escapes_hostile_strings_and_is_self_contained(tmp_path: Path) -> None:
@@ -209,3 +209,29 @@ def test_report_renders_in_headless_chromium(tmp_path: Path) -> None:
     drawn, empty = _png_residual_share(png), _png_residual_share(blank_png)
     assert empty < 0.01  # the control really is blank
     assert drawn > 0.005 and drawn > 10 * empty, (drawn, empty)
+
+
+def test_report_reads_the_scan_engine_variants(tmp_path: Path) -> None:
+    """scan writes ``day``, edge ``kinds`` lists, reason lists, counts for evidence accounts."""
+    extra = {
+        "timeline": [
+            {"day": "2026-03-01", "exchanges": 10, "output_tokens": 100},
+            {"day": "2026-03-02", "exchanges": 30, "output_tokens": 900},
+        ],
+        "edges": [{"a": "acct_1", "b": "acct_2", "weight": 1.0, "kinds": ["payment", "client_fp"]}],
+        "pivot": {
+            "model": "frontier-2",
+            "first_used": "2026-03-02T00:00:00",
+            "share_after": 0.5,
+            "hours_to_half": None,
+        },
+        "reasons": [{"code": "member_of_campaign", "accounts": 3}],
+    }
+    c = _campaign("camp-2", ["acct_1", "acct_2", "acct_3"], extra)
+    c.evidence = [{"kind": "payment", "value": "pm_x", "accounts": 3, "weight": 2.0}]
+    html = render_campaign_report(tmp_path, [], [c]).read_text()
+    assert "Exchanges per day" in html and "2026-03-02" in html
+    assert "payment+client_fp" in html
+    assert "first appeared in its traffic" in html and "50%" in html
+    assert "member_of_campaign" in html
+    assert html.count("<circle") == 3

@@ -68,8 +68,15 @@ def _summary_section(
         ("actions", " ".join(f"{esc(a)}: {n:,}" for a, n in sorted(actions.items()))),
     ]
     for key, value in (summary or {}).items():
-        shown = value if isinstance(value, str | int | float | bool) else _short_json(value)
-        items.append((str(key), fmt_num(shown) if not isinstance(shown, str) else esc(shown)))
+        if isinstance(value, dict) and all(
+            isinstance(v, int | float | str) for v in value.values()
+        ):
+            shown = ", ".join(f"{esc(k)}: {fmt_num(v)}" for k, v in value.items())
+            items.append((str(key), shown))
+        elif isinstance(value, str | int | float | bool):
+            items.append((str(key), fmt_num(value) if not isinstance(value, str) else esc(value)))
+        else:
+            items.append((str(key), esc(_short_json(value))))
     return "<section><h2>Summary</h2>" + _kv(items) + "</section>"
 
 
@@ -131,12 +138,29 @@ def _campaign_list(campaigns: Sequence[Campaign], flagged: set[str]) -> str:
     )
 
 
+def _day(point: Mapping[str, Any]) -> str:
+    return str(point.get("date") or point.get("day") or "")[:10]
+
+
+def _reason_counts(value: object) -> dict[str, float]:
+    """Reason code -> count from ``{code: n}`` or ``[{"code": c, "accounts"|"count": n}]``."""
+    if isinstance(value, dict):
+        return {str(k): float(v) for k, v in value.items() if isinstance(v, int | float)}
+    out: dict[str, float] = {}
+    for item in _as_list(value):
+        if isinstance(item, dict) and item.get("code") is not None:
+            n = item.get("accounts", item.get("count"))
+            if isinstance(n, int | float):
+                out[str(item["code"])] = float(n)
+    return out
+
+
 def _timeline(c: Campaign) -> str:
-    points = [p for p in _as_list(c.extra.get("timeline")) if isinstance(p, dict) and p.get("date")]
+    points = [p for p in _as_list(c.extra.get("timeline")) if isinstance(p, dict) and _day(p)]
     if not points:
         return "<p class='muted'>No timeline was recorded for this campaign.</p>"
-    points.sort(key=lambda p: str(p["date"]))
-    days = [str(p["date"]) for p in points]
+    points.sort(key=_day)
+    days = [_day(p) for p in points]
     models = sorted({str(m) for p in points for m in _as_dict(p.get("models"))})
     if models:
         stacks = {
@@ -146,8 +170,9 @@ def _timeline(c: Campaign) -> str:
         stacks = {"exchanges": [float(p.get("exchanges") or 0) for p in points]}
     pivot = _as_dict(c.extra.get("pivot"))
     marker = None
-    if pivot.get("released"):
-        marker = (str(pivot["released"])[:10], f"{pivot.get('model', '')} released")
+    released = pivot.get("released") or pivot.get("first_used")
+    if released:
+        marker = (str(released)[:10], f"{pivot.get('model', '')} arrives")
     chart = stacked_day_chart(
         days, stacks, title="Exchanges per day, by model", marker=marker, width=620
     )
@@ -161,15 +186,22 @@ def _pivot(c: Campaign) -> str:
     if not pivot:
         return ""
     hours = pivot.get("hours_to_half")
-    hours_txt = f"{float(hours):.1f} h" if isinstance(hours, int | float) else "not reached"
+    share = pivot.get("share_after")
+    when = pivot.get("released") or pivot.get("first_used")
+    verb = "was released" if pivot.get("released") else "first appeared in its traffic"
+    if isinstance(hours, int | float):
+        moved = f"half of this campaign's traffic had moved to it within <b>{hours:.1f} h</b>"
+    else:
+        moved = "its hourly traffic never reached half on the new model"
+    share_txt = (
+        f" From then on {share:.0%} of its exchanges used it."
+        if isinstance(share, int | float)
+        else ""
+    )
     return (
-        "<h3>Model-release pivot</h3><p>After <code>"
-        + esc(pivot.get("model"))
-        + "</code> was released ("
-        + esc(pivot.get("released"))
-        + "), half of this campaign's traffic had moved to it within <b>"
-        + esc(hours_txt)
-        + "</b>. Legitimate users migrate over weeks; harvesting pipelines switch at once.</p>"
+        f"<h3>Model-release pivot</h3><p>After <code>{esc(pivot.get('model'))}</code> {verb} "
+        f"({esc(when)}), {moved}.{esc(share_txt)} Legitimate users migrate over weeks; "
+        "harvesting pipelines switch at once.</p>"
     )
 
 
@@ -217,13 +249,14 @@ def _evidence(c: Campaign) -> str:
         return "<h3>Linking evidence</h3><p class='muted'>No linking evidence recorded.</p>"
     rows = []
     for ev in c.evidence[:50]:
-        accounts = _as_list(ev.get("accounts"))
+        accounts = ev.get("accounts")
+        n_acc = len(accounts) if isinstance(accounts, list) else accounts
         value = ev.get("value")
         rows.append(
             [
                 esc(ev.get("kind")),
                 f"<code>{esc(str(value)[:120])}</code>" if value is not None else "",
-                f"{len(accounts):,}" if accounts else esc(ev.get("n_accounts", "")),
+                f"{n_acc:,}" if isinstance(n_acc, int) else "",
                 fmt_num(ev.get("weight")) if isinstance(ev.get("weight"), int | float) else "",
             ]
         )
@@ -240,14 +273,10 @@ def _graph_edges(c: Campaign) -> list[tuple[str, str, str, float]]:
     for e in _as_list(c.extra.get("edges")):
         if isinstance(e, dict) and e.get("a") is not None and e.get("b") is not None:
             w = e.get("weight")
-            edges.append(
-                (
-                    str(e["a"]),
-                    str(e["b"]),
-                    str(e.get("kind", "link")),
-                    float(w) if isinstance(w, int | float) else 1.0,
-                )
-            )
+            kinds = e.get("kinds")
+            kind = "+".join(map(str, kinds)) if isinstance(kinds, list) and kinds else e.get("kind")
+            wt = float(w) if isinstance(w, int | float) else 1.0
+            edges.append((str(e["a"]), str(e["b"]), str(kind or "link"), wt))
     if edges:
         return edges
     # No explicit edges: connect the accounts each piece of evidence names, as a chain.
@@ -314,11 +343,7 @@ def _campaign_section(c: Campaign, by_id: Mapping[str, Verdict]) -> str:
             ("risk", fmt_num(c.risk) if c.risk is not None else "–"),
         ]
     )
-    reasons = {
-        str(k): float(v)
-        for k, v in _as_dict(c.extra.get("reasons")).items()
-        if isinstance(v, int | float)
-    }
+    reasons = _reason_counts(c.extra.get("reasons"))
     cap = dict(sorted(c.capability_profile.items(), key=lambda kv: -kv[1]))
     charts = []
     if cap:
