@@ -256,7 +256,7 @@ def stacked_day_chart(
     ]
     for i, day in enumerate(days):
         x = left + i * step
-        y = top + plot_h
+        y: float = top + plot_h
         for si, name in enumerate(names):
             v = float(stacks[name][i])
             if v <= 0:
@@ -360,10 +360,10 @@ def graph_svg(
         f"<text x='0' y='14' font-size='13' font-weight='600'>{esc(title)}</text>",
         "<g transform='translate(0,20)'>",
     ]
-    for a, b, k, wt in kept:
+    for ia, ib, k, wt in kept:
         parts.append(
-            f"<line x1='{xy[a, 0]:.1f}' y1='{xy[a, 1]:.1f}' x2='{xy[b, 0]:.1f}' "
-            f"y2='{xy[b, 1]:.1f}' stroke='{colour[k]}' stroke-opacity='0.55' "
+            f"<line x1='{xy[ia, 0]:.1f}' y1='{xy[ia, 1]:.1f}' x2='{xy[ib, 0]:.1f}' "
+            f"y2='{xy[ib, 1]:.1f}' stroke='{colour[k]}' stroke-opacity='0.55' "
             f"stroke-width='{0.6 + 2.4 * wt / wmax:.2f}'><title>{esc(k)} ({wt:.3g})</title></line>"
         )
     hl = highlight or set()
