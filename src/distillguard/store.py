@@ -16,6 +16,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .errors import StoreError
 from .schema import ACCOUNT_SCHEMA, EXCHANGE_SCHEMA, SCHEMA_VERSION
@@ -49,6 +50,17 @@ def _ddl(name: str, schema: pa.Schema, key: str) -> str:
     return f"CREATE TABLE IF NOT EXISTS {name} ({', '.join(cols)})"
 
 
+def _insert_sql(tbl: pa.Table) -> str:
+    """INSERT for a batch; the (costly) in-batch dedup window only when ids repeat."""
+    ids = tbl.column("exchange_id")
+    if pc.count_distinct(ids).as_py() == len(ids):
+        return "INSERT OR IGNORE INTO exchanges SELECT * FROM _incoming"
+    return (
+        "INSERT OR IGNORE INTO exchanges SELECT * FROM _incoming "
+        "QUALIFY row_number() OVER (PARTITION BY exchange_id) = 1"
+    )
+
+
 class Store:
     """A DuckDB-backed store of exchanges and accounts.
 
@@ -65,6 +77,7 @@ class Store:
         threads: int | None = None,
     ) -> None:
         self.path = Path(path)
+        self.memory_limit = memory_limit
         try:
             if str(path) != ":memory:":
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -120,10 +133,7 @@ class Store:
         self.con.register("_incoming", tbl)
         try:
             self.con.execute("BEGIN")
-            row = self.con.execute(
-                "INSERT OR IGNORE INTO exchanges SELECT * FROM _incoming "
-                "QUALIFY row_number() OVER (PARTITION BY exchange_id) = 1"
-            ).fetchone()
+            row = self.con.execute(_insert_sql(tbl)).fetchone()
             self.con.execute("COMMIT")
         except BaseException:
             self.con.execute("ROLLBACK")

@@ -157,11 +157,13 @@ def test_invalid_utf8_is_neutralised_and_kept(tmp_path: Path) -> None:
 
 def test_escaped_control_characters_are_removed_in_batches(tmp_path: Path) -> None:
     rec = native(1)
-    rec["request"]["messages"][0]["content"] = "a\u0000b\u001b[2Jc\u202ed"
+    rec["request"]["messages"][0]["content"] = (
+        "a\u0000b\u001b[2Jc\u202ed \u201cquoted\u201d\u2014ok"
+    )
     path = tmp_path / "ex.jsonl"
     path.write_bytes(_line(rec) + b"\n")
     (row,) = [r for b in read_exchanges(path) for r in b.to_pylist()]
-    assert row["user_text"] == "ab[2Jcd"
+    assert row["user_text"] == "ab[2Jcd \u201cquoted\u201d\u2014ok"  # typographic marks stay
 
 
 def test_strict_reports_everything_then_fails(tmp_path: Path) -> None:

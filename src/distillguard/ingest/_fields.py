@@ -68,29 +68,6 @@ def clean(s: str) -> str:
     return _CTRL.sub("", s) if _CTRL.search(s) else s
 
 
-#: Byte patterns whose absence from a raw JSON line proves its strings hold no control or
-#: bidi-override characters (raw control bytes are illegal in JSON, so they can only come
-#: as escapes; bidi overrides come as escapes or as raw UTF-8 starting E2 80 / E2 81).
-_SUSPECT = (
-    b"\\u00",
-    b"\\u20",
-    b"\\b",
-    b"\\f",
-    b"\x7f",
-    b"\xe2\x80\xaa",
-    b"\xe2\x80\xab",
-    b"\xe2\x80\xac",
-    b"\xe2\x80\xad",
-    b"\xe2\x80\xae",
-    b"\xe2\x81",
-)
-
-
-def needs_cleaning(line: bytes) -> bool:
-    """False when a raw JSON line cannot contain characters :func:`clean` removes."""
-    return any(p in line for p in _SUSPECT)
-
-
 def clean_row(row: dict[str, Any]) -> dict[str, Any]:
     """Remove control and bidi-override characters from every text value of a row."""
     for k, v in row.items():

@@ -20,11 +20,12 @@ import pyarrow as pa
 
 from ..errors import InputError
 from ..schema import EXCHANGE_SCHEMA
-from ._fields import clean_row, needs_cleaning
+from ._fields import clean_row
 from .chunks import MAX_LINE_BYTES
 from .litellm import litellm_row
 from .native import native_row
 from .otel import is_genai_span, iter_otel_spans, normalize_otel_span
+from .scrub import rows_to_batch
 from .summary import Rejection
 
 __all__ = ["ChunkResult", "loads_line", "parse_chunk", "parse_document", "records_of"]
@@ -88,8 +89,8 @@ def _spans(obj: Any) -> Iterator[Record]:
 def records_of(fmt: str, obj: Any, scrub: bool = True) -> Iterator[Record]:
     """Canonical rows (or InputErrors) from one parsed JSON value of format ``fmt``.
 
-    ``scrub=False`` skips the control-character pass (only when the raw line was
-    proven free of such characters by :func:`needs_cleaning`).
+    ``scrub=False`` skips the per-value control-character pass (the batch reader
+    scrubs whole columns instead, see :mod:`distillguard.ingest.scrub`).
     """
     if fmt == "native":
         return _one(native_row, obj, scrub)
@@ -101,7 +102,7 @@ def records_of(fmt: str, obj: Any, scrub: bool = True) -> Iterator[Record]:
 
 
 def _to_batch(rows: list[dict[str, Any]]) -> pa.RecordBatch:
-    return pa.RecordBatch.from_pylist(rows, schema=EXCHANGE_SCHEMA)
+    return rows_to_batch(rows)
 
 
 def parse_chunk(
@@ -145,7 +146,7 @@ def _parse_lines(
             out.records_read += 1
             out.rejections.append(Rejection.from_error(err, file, line_no))
             continue
-        for rec in records_of(fmt, obj, needs_cleaning(line)):
+        for rec in records_of(fmt, obj, scrub=False):  # the batch is scrubbed at once
             out.records_read += 1
             if isinstance(rec, InputError):
                 out.rejections.append(Rejection.from_error(rec, file, line_no))

@@ -31,6 +31,7 @@ from .summary import IngestSummary, Rejection
 __all__ = [
     "APPEND_BYTES",
     "MAX_DOCUMENT_BYTES",
+    "STORE_MEMORY_LIMIT",
     "RejectedInput",
     "expand_paths",
     "ingest_paths",
@@ -42,6 +43,10 @@ MAX_DOCUMENT_BYTES = 256 << 20
 
 #: Canonical data per store transaction (DuckDB commits are costly; fewer, larger is faster).
 APPEND_BYTES = 64 << 20
+
+#: DuckDB memory cap during ingestion when the store was opened without one (its
+#: default is 80% of RAM, which its buffer cache fills on large logs).
+STORE_MEMORY_LIMIT = "768MB"
 
 #: Below this much input, parsing stays in-process (a pool costs more than it saves).
 _POOL_THRESHOLD = 16 << 20
@@ -190,6 +195,7 @@ def _batches(
     on_accounts: Callable[[Path], None] | None,
 ) -> Iterator[pa.RecordBatch]:
     for path in files:
+        kind: str | None
         if fmt == "auto":
             kind, is_doc = detect_format(path)
         else:
@@ -326,12 +332,17 @@ def ingest_paths(
     counted as duplicates. Account files (``accounts`` or met in a folder) are
     upserted. Batches are grouped into transactions of about ``append_bytes``.
     ``progress`` is called with the number of input bytes just consumed.
+    A store opened without ``memory_limit`` is capped at STORE_MEMORY_LIMIT. Scripts
+    that ingest with worker processes need the usual ``if __name__ == "__main__":``
+    guard (workers are spawned, never forked from a process holding DuckDB threads).
     With ``strict``, a run that rejected anything raises :class:`RejectedInput`
     (carrying the full summary) after everything else was read and reported.
     """
     from .accounts import read_accounts
 
     _check_format(format)
+    if getattr(store, "memory_limit", "") is None and hasattr(store, "con"):
+        store.con.execute(f"SET memory_limit='{STORE_MEMORY_LIMIT}'")
     files, missing = expand_paths(paths)
     summary = IngestSummary()
     for r in missing:
