@@ -26,6 +26,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "scan",
     "train",
     "simulate",
+    "mark",
+    "trace",
     "evaluate",
     "serve",
     "replay",
