@@ -77,17 +77,17 @@ def test_online_watch_flags_replacements_within_their_first_exchanges(world, sto
     ).fetchall()
     from distillguard.intel._evidence import VALUES_TABLE  # the same hashes as the batch
 
-    fps = dict(
-        store.con.execute(
-            f"SELECT account_id || '|' || value, value FROM {VALUES_TABLE} WHERE kind = 'client_fp'"
-        ).fetchall()
-    )
+    per_account: dict[str, dict[str, str]] = {}
+    for account, kind, value in store.con.execute(
+        f"SELECT account_id, kind, value FROM {VALUES_TABLE} "
+        "WHERE kind IN ('client_fp', 'system_hash')"
+    ).fetchall():
+        per_account.setdefault(account, {})[kind] = value
     seen: dict[str, int] = {}
     first_flag: dict[str, int] = {}
     for account, ip, _ua, _h, _sys, pay in rows:
         seen[account] = seen.get(account, 0) + 1
-        client = next((v for k, v in fps.items() if k.startswith(account + "|")), None)
-        link = watch.observe(account, client_ip=ip, payment_fp=pay, client_fp=client)
+        link = watch.observe(account, client_ip=ip, payment_fp=pay, **per_account.get(account, {}))
         if link is not None and account not in first_flag:
             first_flag[account] = seen[account]
             assert link.target == world.truth[account] or link.target.startswith(BANNED_TARGET)
@@ -123,9 +123,11 @@ def test_two_independent_families_flag_and_correlated_kinds_do_not_add_up() -> N
     index = BanEvasionIndex(entries, {})
     prompting = index.lookup(system_hash="s1", shape_fp="h1", template_id="t1")
     assert prompting is not None and prompting.score >= 2.0 and not prompting.flagged
+    assert prompting.families == {"prompting"}
     assert prompting.score == round(
         combine({"system_hash": 1.8, "template_id": 1.8, "shape_fp": 0.9}), 4
     )
     assert prompting.score < 1.8 + 1.8 + 0.9
     both = index.lookup(system_hash="s1", client_ip="45.1.2.9")
+    assert both is not None and both.score == 1.8 + 1.4
     assert both is not None and both.flagged and both.families == {"prompting", "network"}

@@ -71,3 +71,14 @@ def test_learning_follows_the_actor_as_a_new_version(world, store_factory) -> No
     attribute([c], store, learn=True)
     fp = load_actor(store, "LAB-A")
     assert fp.version == 2 and set(world.members("LAB-A", 2)) <= fp.members
+
+
+def test_only_members_whose_own_evidence_agrees_are_attributed(world, store_factory) -> None:
+    store = _named_world(world, store_factory)
+    lab = world.members("LAB-A", 2)
+    swept = world.benign[:5]  # ordinary customers a scan put in the same campaign
+    (c,) = attribute([make_campaign(store, "mixed", lab + swept)], store)
+    assert c.attributed_actor is not None and c.attributed_actor.actor == "LAB-A"
+    att = c.extra["attribution"]
+    assert set(att["corroborated_members"]) == set(lab)
+    assert att["uncorroborated_members"] == len(swept)

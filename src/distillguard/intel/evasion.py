@@ -7,8 +7,11 @@ values that lead to it, each worth ``weight(kind) x purity`` (see
 :mod:`distillguard.intel._evidence`), combined by evidence family so that correlated
 kinds (a system prompt and the request shape that contains it) are not counted twice.
 An account is flagged as a returning actor once its evidence for one target reaches
-:data:`FLAG_SCORE` from at least two independent families, or from the payment family
-alone (a card only banned accounts used).
+:data:`FLAG_SCORE` from at least two independent families (about two strong, pure pieces
+of evidence, e.g. the actor's system prompt and its proxy range), or once its payment
+evidence alone reaches :data:`PAYMENT_FLAG_SCORE` (a card only banned accounts used:
+a payment instrument is personal, prompts, clients and networks are shared by ordinary
+customers at some rate).
 
 Two entry points share one index:
 
@@ -28,6 +31,7 @@ import pyarrow as pa
 
 from ..store import Store
 from ._evidence import (
+    FAMILIES,
     KIND_WEIGHTS,
     VALUES_TABLE,
     ValueStats,
@@ -42,15 +46,19 @@ from .actors import ensure_actor_tables, load_actors
 __all__ = [
     "BANNED_TARGET",
     "FLAG_SCORE",
+    "PAYMENT_FLAG_SCORE",
     "BanEvasionIndex",
     "Link",
     "ReturningAccount",
     "ReturningActorWatch",
+    "account_evidence",
     "returning_accounts",
 ]
 
-#: Evidence score from which an account is flagged as a returning actor.
-FLAG_SCORE = 2.0
+#: Evidence score (from two or more families) from which an account is flagged.
+FLAG_SCORE = 3.0
+#: Payment-family evidence from which an account is flagged on that alone.
+PAYMENT_FLAG_SCORE = 2.0
 
 #: Prefix of the link target for a cluster of banned accounts that no known actor claims.
 BANNED_TARGET = "banned-accounts"
@@ -67,12 +75,14 @@ class Link:
     score: float
     reasons: list[str] = field(default_factory=list)
     families: frozenset[str] = frozenset()
+    payment_score: float = 0.0
 
     @property
     def flagged(self) -> bool:
-        """True when the evidence reaches :data:`FLAG_SCORE` from two families (or payment)."""
-        independent = len(self.families) >= 2 or "payment" in self.families
-        return self.score >= FLAG_SCORE and independent
+        """True when the evidence is enough (see the module docstring)."""
+        if self.payment_score >= PAYMENT_FLAG_SCORE:
+            return True
+        return self.score >= FLAG_SCORE and len(self.families) >= 2
 
 
 @dataclass(frozen=True)
@@ -275,7 +285,8 @@ def _best(acc: dict[str, dict[str, tuple[float, str]]]) -> Link | None:
         score = round(combine({k: w for k, (w, _) in kinds.items()}), 4)
         if best is None or score > best.score:
             reasons = [r for _, r in sorted(kinds.values(), key=lambda t: -t[0])]
-            best = Link(target, score, reasons, frozenset(families(kinds)))
+            pay = max((w for k, (w, _) in kinds.items() if FAMILIES.get(k) == "payment"), default=0)
+            best = Link(target, score, reasons, frozenset(families(kinds)), pay)
     return best
 
 
@@ -297,7 +308,7 @@ class ReturningActorWatch:
         known = self.index.known_account(account_id)
         if known is not None:
             return Link(
-                known, FLAG_SCORE, [f"account is itself linked to {known}"], frozenset({"self"})
+                known, FLAG_SCORE, [f"account is itself linked to {known}"], payment_score=9.9
             )
         acc = self._state.pop(account_id, {})
         _accumulate(acc, self.index.matches(**values))
@@ -308,19 +319,17 @@ class ReturningActorWatch:
         return link if link is not None and link.flagged else None
 
 
-def returning_accounts(store: Store, *, min_score: float = FLAG_SCORE) -> list[ReturningAccount]:
-    """Accounts (not banned, not already an actor's) linked to banned accounts or actors.
-
-    Returns one row per flagged account with its link target, score and reasons,
-    strongest first.
-    """
-    index = BanEvasionIndex.from_store(store)
-    rows: list[tuple[str, str, str, str]] = []
-    for (kind, value), entries in index._entries.items():
-        for e in entries:
-            rows.append((kind, value, e.target, f"{e.weight}|{e.example}"))
+def account_evidence(
+    store: Store, index: BanEvasionIndex, accounts: list[str] | None = None
+) -> dict[str, dict[str, Link]]:
+    """Per account (all, or ``accounts``), its link to every target its values hit."""
+    rows = [
+        (kind, value, e.target, f"{e.weight}|{e.example}")
+        for (kind, value), entries in index._entries.items()
+        for e in entries
+    ]
     if not rows:
-        return []
+        return {}
     tbl = pa.table(
         {
             "kind": [r[0] for r in rows],
@@ -329,28 +338,47 @@ def returning_accounts(store: Store, *, min_score: float = FLAG_SCORE) -> list[R
             "meta": [r[3] for r in rows],
         }
     )
-    known = pa.table(
-        {"account_id": list(index._known)}, schema=pa.schema([("account_id", pa.string())])
-    )
     store.con.register("_dg_index", tbl)
-    store.con.register("_dg_known", known)
+    where = ""
+    if accounts is not None:
+        store.con.register(
+            "_dg_only",
+            pa.table({"account_id": accounts}, schema=pa.schema([("account_id", pa.string())])),
+        )
+        where = "WHERE v.account_id IN (SELECT account_id FROM _dg_only)"
     try:
         hits = store.con.execute(
             f"SELECT v.account_id, v.kind, v.value, i.target, i.meta FROM {VALUES_TABLE} v "
-            f"JOIN _dg_index i ON i.kind = v.kind AND i.value = v.value "
-            f"WHERE v.account_id NOT IN (SELECT account_id FROM _dg_known)"
+            f"JOIN _dg_index i ON i.kind = v.kind AND i.value = v.value {where}"
         ).fetchall()
     finally:
         store.con.unregister("_dg_index")
-        store.con.unregister("_dg_known")
+        if accounts is not None:
+            store.con.unregister("_dg_only")
     per_account: dict[str, list[tuple[str, str, _Entry]]] = defaultdict(list)
     for account, kind, value, target, meta in hits:
         weight, example = meta.split("|", 1)
         per_account[account].append((kind, value, _Entry(target, float(weight), example)))
-    out: list[ReturningAccount] = []
+    out: dict[str, dict[str, Link]] = {}
     for account, h in per_account.items():
-        link = _best(_accumulate({}, h))
-        if link is not None and link.flagged and link.score >= min_score:
+        acc = _accumulate({}, h)
+        out[account] = {t: link for t in acc if (link := _best({t: acc[t]})) is not None}
+    return out
+
+
+def returning_accounts(store: Store, *, min_score: float = 0.0) -> list[ReturningAccount]:
+    """Accounts (not banned, not already an actor's) linked to banned accounts or actors.
+
+    Returns one row per flagged account with its strongest link target, score and
+    reasons, strongest first.
+    """
+    index = BanEvasionIndex.from_store(store)
+    out: list[ReturningAccount] = []
+    for account, links in account_evidence(store, index).items():
+        if index.known_account(account) is not None:
+            continue
+        link = max(links.values(), key=lambda lk: lk.score)
+        if link.flagged and link.score >= min_score:
             out.append(ReturningAccount(account, link.target, link.score, tuple(link.reasons)))
     out.sort(key=lambda r: (-r.score, r.account_id))
     return out

@@ -3,7 +3,8 @@
 * :func:`attribute` matches each campaign against the known actors and fills
   ``attributed_actor`` (actor, confidence, the evidence that matched) or records in
   ``extra['attribution']`` that nothing matched; asked to, it remembers unmatched
-  campaigns as new unnamed actors.
+  campaigns as new unnamed actors. ``extra['attribution']['corroborated_members']`` lists
+  the members whose own evidence links them to the actor: the accounts attributed.
 * :func:`partner_evidence` adds "confirmed by partner indicator X" evidence from
   imported STIX indicators.
 * :func:`distillguard.intel.evasion.returning_accounts` is re-exported from the package.
@@ -18,6 +19,7 @@ from ..contracts import AttributedActor, Campaign
 from ..store import Store
 from ._evidence import VALUES_TABLE, ensure_account_values
 from .actors import load_actors, name_actor
+from .evasion import BanEvasionIndex, account_evidence
 from .match import MIN_CONFIDENCE, match_campaign
 from .stix import community_key, keyed_hash
 from .stix_import import ensure_partner_tables
@@ -40,6 +42,7 @@ def attribute(
     the actor is followed as it moves infrastructure).
     """
     actors = load_actors(store)
+    index = BanEvasionIndex.from_store(store) if actors else None
     out: list[Campaign] = []
     for campaign in campaigns:
         c = campaign.model_copy(deep=True)
@@ -51,9 +54,13 @@ def attribute(
                 confidence=round(best.confidence, 4),
                 evidence=[e.describe() for e in best.evidence[:10]],
             )
+            assert index is not None
+            corroborated = _corroborated(store, index, c.members, best.actor)
             c.extra["attribution"] = {
                 "status": "matched",
                 "score": best.score,
+                "corroborated_members": corroborated,
+                "uncorroborated_members": len(c.members) - len(corroborated),
                 "runner_up": (
                     {"actor": matches[1].actor, "confidence": round(matches[1].confidence, 4)}
                     if len(matches) > 1
@@ -80,6 +87,24 @@ def attribute(
                 )
                 c.extra["attribution"]["status"] = "new-actor"
         out.append(c)
+    return out
+
+
+def _corroborated(
+    store: Store, index: BanEvasionIndex, members: list[str], actor: str
+) -> list[str]:
+    """Members whose own evidence links them to ``actor`` (or who are known members).
+
+    A campaign is the scan's claim about which accounts act together; an account is
+    attributed to the campaign's actor only when its own evidence agrees, so ordinary
+    customers a scan swept into a campaign are not named as the actor.
+    """
+    links = account_evidence(store, index, members)
+    out = []
+    for a in members:
+        link = links.get(a, {}).get(actor)
+        if index.known_account(a) == actor or (link is not None and link.flagged):
+            out.append(a)
     return out
 
 
