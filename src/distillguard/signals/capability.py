@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -19,7 +20,7 @@ import yaml
 
 from ..errors import ConfigError
 from .capability_rules import CAPABILITY_RULES
-from .registry import ExchangeView, Rule, join_cues, match_rules
+from .registry import ExchangeView, RowText, Rule, join_cues, match_rules, match_rules_one
 
 __all__ = ["MIN_RAW", "CapabilityDetector", "load_capability_rules"]
 
@@ -114,6 +115,40 @@ class CapabilityDetector:
         fired = {k: v for k, v in hits.items() if v.any()}
         fired.update({k: v for k, v in structural.items() if v.any()})
         out["capability_cues"] = join_cues(fired, n)
+        return out
+
+    def analyze_one(self, text: RowText) -> dict[str, Any]:
+        """Score one exchange; same answer as :meth:`analyze` on a batch holding it."""
+        row = text.row
+        hits = match_rules_one(text, self._flat)
+        raw = dict.fromkeys(self.capabilities, 0.0)
+        for rule in self._flat:
+            raw[rule.id.split(".", 1)[0]] += rule.weight * hits[rule.id]
+        structural: dict[str, bool] = {}
+        if "tool_agentic" in raw:
+            tools = (row.get("n_tools") or 0) > 0
+            results = bool(row.get("has_tool_results"))
+            raw["tool_agentic"] += 2.5 * tools + 2.0 * results
+            structural = {
+                "tool_agentic.tools_declared": tools,
+                "tool_agentic.tool_results": results,
+            }
+        values = np.array([raw[c] for c in self.capabilities])
+        best = int(values.argmax())
+        has_text = text.prompt_raw is not None
+        if values[best] >= MIN_RAW:
+            label: str | None = self.capabilities[best]
+        else:
+            label = "general" if has_text else None
+        scores = (1.0 - np.exp(-values)).astype(np.float32)
+        out: dict[str, Any] = {
+            "capability": label,
+            "capability_basis": "text" if has_text else "structure",
+        }
+        for c, v in zip(self.capabilities, scores, strict=True):
+            out[f"cap_{c}"] = float(v)
+        fired = [k for k, v in {**hits, **structural}.items() if v]
+        out["capability_cues"] = ";".join(fired)
         return out
 
     def _structure(self, view: ExchangeView, raw: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -8,11 +8,13 @@ log-probabilities, which survive prompt redaction.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .registry import ExchangeView, Rule, join_cues, match_rules
+from .registry import ExchangeView, RowText, Rule, join_cues, match_rules, match_rules_one
 
 __all__ = ["ELICITATION_RULES", "LARGE_THINKING_BUDGET", "ElicitationDetector"]
 
@@ -77,6 +79,14 @@ ELICITATION_RULES: tuple[Rule, ...] = (
 )
 
 
+_STRUCTURAL_WEIGHTS = {
+    "reason.thinking_budget_large": 1.0,
+    "reason.effort_high": 1.0,
+    "sample.n_choices": 0.5,
+    "sample.logprobs": 0.5,
+}
+
+
 class ElicitationDetector:
     """Flags reasoning elicitation and judge prompts, with a combined score and cues."""
 
@@ -99,6 +109,33 @@ class ElicitationDetector:
     def __init__(self, rules: tuple[Rule, ...] = ELICITATION_RULES) -> None:
         self.rules = rules
 
+    def analyze_one(self, text: RowText) -> dict[str, Any]:
+        """Score one exchange; same answer as :meth:`analyze` on a batch holding it."""
+        row = text.row
+        hits = match_rules_one(text, self.rules)
+        weight = {r.id: r.weight for r in self.rules}
+        weight.update(_STRUCTURAL_WEIGHTS)
+        allc = {
+            **hits,
+            "reason.thinking_budget_large": (row.get("thinking_budget") or 0)
+            >= LARGE_THINKING_BUDGET,
+            "reason.effort_high": row.get("reasoning_effort") == "high",
+            "sample.n_choices": (row.get("n_choices") or 1) > 1,
+            "sample.logprobs": bool(row.get("logprobs")) or (row.get("top_logprobs") or 0) > 0,
+        }
+        raw = 0.0
+        for cid, m in allc.items():
+            raw += weight[cid] * m
+        hidden = any(v for k, v in allc.items() if k.startswith("hidden."))
+        return {
+            "elicits_reasoning": hidden
+            or any(v for k, v in allc.items() if k.startswith("reason.")),
+            "hidden_reasoning": hidden,
+            "judge_prompt": any(v for k, v in allc.items() if k.startswith("judge.")),
+            "elicitation_score": float((1.0 - np.exp(-np.array([raw]))).astype(np.float32)[0]),
+            "elicitation_cues": ";".join(k for k, v in allc.items() if v),
+        }
+
     def analyze(self, view: ExchangeView) -> dict[str, pa.Array]:
         """Score the batch."""
         n = view.num_rows
@@ -112,14 +149,7 @@ class ElicitationDetector:
             "sample.n_choices": view.numeric("n_choices", 1) > 1,
             "sample.logprobs": view.flag("logprobs") | (view.numeric("top_logprobs") > 0),
         }
-        weight.update(
-            {
-                "reason.thinking_budget_large": 1.0,
-                "reason.effort_high": 1.0,
-                "sample.n_choices": 0.5,
-                "sample.logprobs": 0.5,
-            }
-        )
+        weight.update(_STRUCTURAL_WEIGHTS)
         allc = {**hits, **structural}
         raw = np.zeros(n)
         for cid, mask in allc.items():

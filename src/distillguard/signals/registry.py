@@ -13,22 +13,30 @@ weight and the text it reads. Users add detectors with :meth:`Registry.register`
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from functools import lru_cache
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import re2
 
 __all__ = [
     "SCAN_CHARS",
     "Detector",
     "ExchangeView",
     "Registry",
+    "RowText",
     "Rule",
+    "compiled",
     "join_cues",
+    "lower",
     "match_rules",
+    "match_rules_one",
+    "rule_set",
 ]
 
 #: Characters of each prompt that text rules read (head of the text; bounds cost).
@@ -118,6 +126,63 @@ def join_cues(cues: dict[str, np.ndarray], n: int) -> pa.Array:
     return joined
 
 
+def lower(text: str) -> str:
+    """Lower-case exactly like Arrow's ``utf8_lower`` (simple case mapping)."""
+    return text.replace("\u0130", "i").lower()
+
+
+@lru_cache(maxsize=1024)
+def compiled(pattern: str) -> re.Pattern[str]:
+    """A rewrite pattern (masks, folding) for Python's ``re`` with RE2's ASCII classes.
+
+    Only for the simple, linear rewrite patterns; rule matching uses RE2 itself
+    (:func:`rule_set`).
+    """
+    return re.compile(pattern, re.ASCII)
+
+
+@lru_cache(maxsize=64)
+def rule_set(patterns: tuple[str, ...]) -> Any:
+    """All ``patterns`` in one RE2 set (``google-re2``): one linear pass finds every rule
+    that matches, with the engine Arrow's kernels use, so one exchange matches exactly
+    what the batch path matches."""
+    rs = re2.Set.SearchSet(re2.Options())
+    for p in patterns:
+        rs.Add(p)
+    rs.Compile()
+    return rs
+
+
+class RowText:
+    """One exchange's texts prepared like :class:`ExchangeView` prepares a batch's."""
+
+    def __init__(self, row: dict[str, Any]) -> None:
+        self.row = row
+        self.prompt_raw: str | None = row.get("last_user_text")
+        self.system_raw: str | None = row.get("system_text")
+        self.prompt = None if self.prompt_raw is None else lower(self.prompt_raw[:SCAN_CHARS])
+        self.system = None if self.system_raw is None else lower(self.system_raw[:SCAN_CHARS])
+        #: Intermediate results detectors share for this row.
+        self.derived: dict[str, Any] = {}
+
+    def text(self, field: str) -> str | None:
+        """Prepared text of ``prompt`` or ``system``."""
+        return self.system if field == "system" else self.prompt
+
+
+def match_rules_one(text: RowText, rules: Sequence[Rule]) -> dict[str, bool]:
+    """:func:`match_rules` for one exchange (one RE2 set pass per text field)."""
+    out = dict.fromkeys((r.id for r in rules), False)
+    for field in ("prompt", "system"):
+        t = text.text(field)
+        mine = [r for r in rules if r.field == field]
+        if t is None or not mine:
+            continue
+        for i in rule_set(tuple(r.pattern for r in mine)).Match(t) or ():
+            out[mine[i].id] = True
+    return out
+
+
 @runtime_checkable
 class Detector(Protocol):
     """What every registered detector provides."""
@@ -164,6 +229,27 @@ class Registry:
     def fields(self) -> dict[str, tuple[pa.DataType, str]]:
         """All output fields of all detectors, in order."""
         return {k: v for d in self._detectors.values() for k, v in d.fields.items()}
+
+    def analyze_one(self, row: dict[str, Any]) -> dict[str, Any]:
+        """Run every detector on one exchange: their scalar path, else a one-row batch."""
+        text = RowText(row)
+        out: dict[str, Any] = {}
+        batch_view: ExchangeView | None = None
+        for d in self._detectors.values():
+            one = getattr(d, "analyze_one", None)
+            if one is not None:
+                out.update(one(text))
+                continue
+            if batch_view is None:
+                from ..schema import EXCHANGE_SCHEMA
+
+                full = {n: row.get(n) for n in EXCHANGE_SCHEMA.names}
+                batch_view = ExchangeView(
+                    pa.RecordBatch.from_pylist([full], schema=EXCHANGE_SCHEMA)
+                )
+            for name, (typ, _doc) in d.fields.items():
+                out[name] = d.analyze(batch_view)[name].cast(typ)[0].as_py()
+        return out
 
     def analyze(self, view: ExchangeView) -> dict[str, pa.Array]:
         """Run every detector; returns all their columns."""

@@ -8,15 +8,17 @@ response format); ordinary users vary them. The bucketed knobs are joined into
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ._hashing import hash_distinct
-from .registry import ExchangeView
-from .template import system_hashes
+from ._hashing import hash_distinct, hash_one
+from .registry import ExchangeView, RowText, compiled, lower
+from .template import system_hash_one, system_hashes
 
-__all__ = ["ShapeDetector", "model_family"]
+__all__ = ["ShapeDetector", "model_family", "model_family_one"]
 
 #: Version / date suffixes stripped to get a model family.
 _MODEL_SUFFIX = r"(-latest|[-@_]?(20\d{2}-?\d{2}-?\d{2}|\d{4})|-v\d+(:\d+)?|-preview)+$"
@@ -34,6 +36,18 @@ def _pow2_bucket(values: np.ndarray, present: np.ndarray) -> np.ndarray:
     return np.where(present, b, 0)
 
 
+def _pow2_one(value: float | int | None) -> int:
+    if value is None:
+        return 0
+    v = float(value) if value > 0 else 1.0
+    return int(np.exp2(np.ceil(np.log2(np.array([v]))))[0])
+
+
+def model_family_one(model: str | None) -> str | None:
+    """:func:`model_family` for one model name."""
+    return None if model is None else compiled(_MODEL_SUFFIX).sub("", lower(model))
+
+
 def _turns_bucket(turns: np.ndarray) -> np.ndarray:
     return np.select([turns <= 1, turns == 2, turns <= 4, turns <= 8], [1, 2, 4, 8], 16)
 
@@ -49,10 +63,52 @@ class ShapeDetector:
         "shape_key": (
             pa.string(),
             "Readable request shape: family|max_tokens bucket|n|tools hash|turns bucket|"
-            "system hash|temperature|thinking bucket|effort|response format|logprobs|stream.",
+            "system hash|temperature x100|thinking bucket|effort|response format|logprobs|stream.",
         ),
         "shape_fp": (pa.string(), "Hash of shape_key."),
     }
+
+    def analyze_one(self, text: RowText) -> dict[str, Any]:
+        """Fingerprint one exchange; same answer as :meth:`analyze`."""
+        row = text.row
+        fam = model_family_one(row.get("model"))
+        mtb = _pow2_one(row.get("max_tokens"))
+        thb = _pow2_one(row.get("thinking_budget"))
+        turns = row.get("n_user_turns") or 1
+        tb = 1 if turns <= 1 else 2 if turns == 2 else 4 if turns <= 4 else 8 if turns <= 8 else 16
+        temp = row.get("temperature")
+
+        def s(v: Any) -> str:
+            if v is None:
+                return "-"
+            if isinstance(v, bool):
+                return "true" if v else "false"
+            return str(v)
+
+        key = "|".join(
+            s(v)
+            for v in (
+                fam,
+                mtb,
+                row.get("n_choices"),
+                row.get("tools_hash"),
+                tb,
+                system_hash_one(text),
+                None if temp is None else round(temp * 100.0),
+                thb,
+                row.get("reasoning_effort"),
+                row.get("response_format"),
+                row.get("logprobs"),
+                row.get("stream"),
+            )
+        )
+        return {
+            "model_family": fam,
+            "max_tokens_bucket": mtb,
+            "turns_bucket": tb,
+            "shape_key": key,
+            "shape_fp": hash_one(key),
+        }
 
     def analyze(self, view: ExchangeView) -> dict[str, pa.Array]:
         """Fingerprint the batch."""
@@ -68,7 +124,7 @@ class ShapeDetector:
         thb = _pow2_bucket(
             view.numeric("thinking_budget"), pc.is_valid(th).to_numpy(zero_copy_only=False)
         )
-        temp = pc.round(b.column("temperature"), 2)
+        temp = pc.cast(pc.round(pc.multiply(b.column("temperature"), 100.0)), pa.int64())
 
         def s(arr: pa.Array) -> pa.Array:
             return pc.fill_null(arr.cast(pa.string()), "-")

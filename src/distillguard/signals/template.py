@@ -21,13 +21,15 @@ All of it is computed once per distinct prompt with Arrow's RE2 kernels.
 
 from __future__ import annotations
 
+from typing import Any
+
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..store import Store
-from ._hashing import hash_distinct
-from .registry import ExchangeView
+from ._hashing import hash_distinct, hash_one
+from .registry import ExchangeView, RowText, compiled, lower
 
 __all__ = [
     "FRAME_TOKENS",
@@ -35,7 +37,10 @@ __all__ = [
     "MIN_SUPPORT",
     "TemplateDetector",
     "TemplateVocabulary",
+    "fold",
+    "skeleton_one",
     "skeletons",
+    "system_hash_one",
     "system_hashes",
 ]
 
@@ -54,10 +59,13 @@ MASKS: tuple[tuple[str, str, bool], ...] = (
     (r"https?://\S+|www\.\S+", " <url> ", False),
     (r"[\w.+-]+@[\w-]+\.[\w.-]+", " <email> ", False),
     (r"\"[^\"\n]{0,200}\"|“[^”\n]{0,200}”|`[^`\n]{1,200}`", " <str> ", False),
-    (r"([a-z0-9,;:] +)[A-Z][\w'’-]*", r"\1<ent>", False),
+    (r"([a-z0-9,;:] )[A-Z][\w'’-]*", r"\1<ent>", False),
     (r"\d+(?:[.,:/]\d+)*", "<n>", True),
-    (r"\s+", " ", True),
+    (r"[ \t\n\f\r]+", " ", True),
 )
+
+#: Whitespace as RE2 means ``\s`` (Python's ``re`` adds ``\v``): spelled out for both.
+_WS = r"[ \t\n\f\r]+"
 
 
 def skeletons(texts: pa.Array) -> pa.Array:
@@ -71,6 +79,33 @@ def skeletons(texts: pa.Array) -> pa.Array:
         if after:
             t = pc.replace_substring_regex(t, pattern, repl)
     return pc.utf8_trim_whitespace(t)
+
+
+def skeleton_one(text: str) -> str:
+    """:func:`skeletons` for one text."""
+    t = text[:SKELETON_CHARS]
+    for pattern, repl, after in MASKS:
+        if not after:
+            t = compiled(pattern).sub(repl, t)
+    t = lower(t)
+    for pattern, repl, after in MASKS:
+        if after:
+            t = compiled(pattern).sub(repl, t)
+    return t.strip()
+
+
+def fold(text: str) -> str:
+    """Lower-case and collapse whitespace (the prompt / system hash normal form)."""
+    return compiled(_WS).sub(" ", lower(text)).strip()
+
+
+def _keys_one(skel: str) -> tuple[str, str, str]:
+    tokens = skel.split()
+    if len(tokens) <= 2 * FRAME_TOKENS:
+        return skel, skel, skel
+    head = " ".join(tokens[:FRAME_TOKENS])
+    tail = " ".join(tokens[-FRAME_TOKENS:])
+    return f"{head} … {tail}", f"^{head}", f"{tail}$"
 
 
 def _keys(skel: pa.Array) -> tuple[pa.Array, pa.Array, pa.Array]:
@@ -108,6 +143,15 @@ class TemplateVocabulary:
 
     def __len__(self) -> int:
         return len(self.support)
+
+    def resolve_one(self, frame: str | None, head: str | None, tail: str | None) -> str | None:
+        """:meth:`resolve` for one exchange."""
+        sup = self.support
+        f, h, t = sup.get(frame or "", 0), sup.get(head or "", 0), sup.get(tail or "", 0)
+        side_sup = max(h, t)
+        if side_sup > f and side_sup >= MIN_SUPPORT:
+            return head if h >= t else tail
+        return frame
 
     def resolve(self, frame: pa.Array, head: pa.Array, tail: pa.Array) -> pa.Array:
         """Template id per row from its frame / head / tail key hashes."""
@@ -169,10 +213,15 @@ def system_hashes(view: ExchangeView) -> pa.Array:
     """Per-row hash of the system prompt, case and whitespace folded (cached on the view)."""
     if "system_hash" not in view.derived:
         folded = pc.utf8_trim_whitespace(
-            pc.replace_substring_regex(pc.utf8_lower(view.system_raw), r"\s+", " ")
+            pc.replace_substring_regex(pc.utf8_lower(view.system_raw), _WS, " ")
         )
         view.derived["system_hash"] = hash_distinct(folded).take(view.system_index)
     return view.derived["system_hash"]
+
+
+def system_hash_one(text: RowText) -> str | None:
+    """:func:`system_hashes` for one exchange."""
+    return None if text.system_raw is None else hash_one(fold(text.system_raw))
 
 
 class TemplateDetector:
@@ -203,12 +252,42 @@ class TemplateDetector:
     def __init__(self, vocabulary: TemplateVocabulary | None = None) -> None:
         self.vocabulary = vocabulary if vocabulary is not None else TemplateVocabulary()
 
+    def analyze_one(self, text: RowText) -> dict[str, Any]:
+        """Fingerprint one exchange; same answer as :meth:`analyze`."""
+        raw = text.prompt_raw
+        out: dict[str, Any] = {"system_hash": system_hash_one(text)}
+        if raw is None:
+            out.update(
+                dict.fromkeys(
+                    (
+                        "prompt_hash",
+                        "skeleton_hash",
+                        "template_id",
+                        "template_frame",
+                        "template_head",
+                        "template_tail",
+                        "prompt_chars",
+                    ),
+                )
+            )
+            return out
+        skel = skeleton_one(raw)
+        frame, head, tail = (hash_one(k) for k in _keys_one(skel))
+        out.update(
+            prompt_hash=hash_one(fold(raw)),
+            skeleton_hash=hash_one(skel),
+            template_id=self.vocabulary.resolve_one(frame, head, tail),
+            template_frame=frame,
+            template_head=head,
+            template_tail=tail,
+            prompt_chars=len(raw),
+        )
+        return out
+
     def analyze(self, view: ExchangeView) -> dict[str, pa.Array]:
         """Fingerprint the batch (distinct prompts only)."""
         raw = view.prompt_raw
-        folded = pc.utf8_trim_whitespace(
-            pc.replace_substring_regex(pc.utf8_lower(raw), r"\s+", " ")
-        )
+        folded = pc.utf8_trim_whitespace(pc.replace_substring_regex(pc.utf8_lower(raw), _WS, " "))
         skel = skeletons(raw)
         idx = view.prompt_index
         frame, head, tail = (hash_distinct(k) for k in _keys(skel))
