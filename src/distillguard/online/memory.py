@@ -205,10 +205,11 @@ class MemoryState:
         """Merge one exchange's signals into the account's online features."""
         with self._lock:
             a = self._acct(context.account_id)
-            if a.features is None:
-                a.features = self._new_features()
-            a.features.update(signals)
-            a.feat = {k: v for k, v in a.features.features().items() if v is not None}
+            if signals:  # without signals (none computed) only the event is counted
+                if a.features is None:
+                    a.features = self._new_features()
+                a.features.update(signals)
+                a.feat = {k: v for k, v in a.features.features().items() if v is not None}
             a.events += 1
             for dim, value in (
                 ("ip", context.client_ip),

@@ -205,6 +205,10 @@ class RedisState:
         akey = f"{self.p}a:{acct}"
 
         def txn(pipe: Any) -> None:
+            if not signals:  # without signals (none computed) only the event is counted
+                pipe.multi()
+                pipe.hincrby(akey, "events", 1)
+                return
             raw = pipe.hget(akey, "state")
             fs = self._features_from(raw)
             fs.update(signals)

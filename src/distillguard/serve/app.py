@@ -20,15 +20,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Any, Literal
 
 import orjson
-from fastapi import FastAPI, Query, Request
+from fastapi import FastAPI, Query
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, ValidationError
 
 from .. import __version__
 from ..contracts import Action
@@ -39,6 +41,8 @@ from ..online.degrade import apply_rewrite
 from ..online.engine import Enforcer, VerdictWatcher
 from ..online.responses import refusal_for
 from .metrics import ServiceMetrics
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "ClientInfo",
@@ -63,7 +67,7 @@ class DecideRequest(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
     id: str | None = Field(default=None, max_length=256)
-    timestamp: str | float | None = Field(
+    timestamp: datetime | StrictFloat | StrictInt | None = Field(
         default=None, description="RFC 3339 or epoch seconds; the server's clock when absent"
     )
     account_id: str = Field(min_length=1, max_length=256)
@@ -79,6 +83,12 @@ class ObserveRequest(DecideRequest):
     """A served exchange: the native record with its ``response`` (status, usage)."""
 
     response: dict[str, Any] = Field(default_factory=dict)
+
+
+class VerifyRequest(BaseModel):
+    """An account that passed step-up verification."""
+
+    account_id: str = Field(min_length=1, max_length=256)
 
 
 class RefusalOut(BaseModel):
@@ -127,7 +137,9 @@ def _bad_request(exc: ValidationError | InputError | ValueError) -> JSONResponse
     if isinstance(exc, ValidationError):
         detail: Any = orjson.loads(exc.json(include_url=False, include_input=False))
     else:
-        detail = [{"msg": str(exc)}]
+        field = getattr(exc, "field", None)
+        loc = ["body", field] if field else ["body"]
+        detail = [{"loc": loc, "msg": str(exc), "type": "value_error"}]
     return JSONResponse({"detail": detail}, status_code=422)
 
 
@@ -166,7 +178,12 @@ def create_app(
         items = pending[:]
         del pending[:]
         errors_before = enforcer.state_errors
-        n = enforcer.observe_many(items)
+        try:
+            n = enforcer.observe_many(items)
+        except Exception:  # one bad batch must not fail callers or stop observing
+            log.exception("observe batch of %d failed", len(items))
+            metrics.observe_errors.inc()
+            return 0
         metrics.observed.inc(n)
         if enforcer.state_errors != errors_before:
             metrics.state_errors.inc(enforcer.state_errors - errors_before)
@@ -175,10 +192,7 @@ def create_app(
     async def drain_loop() -> None:
         while True:
             await asyncio.sleep(observe_every_s)
-            try:
-                drain()
-            except Exception:  # never let one bad batch stop observing
-                metrics.state_errors.inc()
+            drain()
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -227,20 +241,18 @@ def create_app(
     @app.post(
         "/v1/decide",
         response_model=DecideResponse,
-        openapi_extra={
-            "requestBody": {
-                "required": True,
-                "content": {"application/json": {"schema": DecideRequest.model_json_schema()}},
-            }
+        responses={
+            400: {"description": "the body is not JSON"},
+            403: {"description": "refused (enforce=true): block or verify"},
+            429: {"description": "throttled (enforce=true), with retry-after"},
         },
-        responses={422: {"description": "invalid request"}},
         summary="Decide one request",
     )
     async def post_decide(
-        request: Request, enforce: bool = Query(False, description="answer with the refusal")
+        req: DecideRequest,
+        enforce: bool = Query(False, description="answer with the refusal"),
     ) -> Response:
         try:
-            req = DecideRequest.model_validate_json(await request.body())
             ctx, decision = run_decide(req)
         except (ValidationError, InputError, ValueError) as exc:
             return _bad_request(exc)
@@ -257,21 +269,15 @@ def create_app(
 
     @app.post(
         "/v1/observe",
-        openapi_extra={
-            "requestBody": {
-                "required": True,
-                "content": {"application/json": {"schema": ObserveRequest.model_json_schema()}},
-            }
-        },
         status_code=202,
-        responses={422: {"description": "invalid request"}},
+        responses={400: {"description": "the body is not JSON"}},
         summary="Record a served exchange (usage after the response); batched",
     )
     async def post_observe(
-        request: Request, sync: bool = Query(False, description="observe before answering")
+        req: ObserveRequest,
+        sync: bool = Query(False, description="observe before answering"),
     ) -> Response:
         try:
-            req = ObserveRequest.model_validate_json(await request.body())
             ctx = _context(req, time.time())
         except (ValidationError, InputError, ValueError) as exc:
             return _bad_request(exc)
@@ -284,10 +290,11 @@ def create_app(
             media_type="application/json",
         )
 
-    class VerifyRequest(BaseModel):
-        account_id: str = Field(min_length=1, max_length=256)
-
-    @app.post("/v1/verify", summary="An account passed step-up verification")
+    @app.post(
+        "/v1/verify",
+        responses={400: {"description": "the body is not JSON"}},
+        summary="An account passed step-up verification",
+    )
     async def post_verify(body: VerifyRequest) -> dict[str, Any]:
         until = time.time() + enforcer.policy.ttl.verified_s
         enforcer.state.mark_verified(body.account_id, until)
@@ -315,7 +322,12 @@ def create_app(
             orjson.dumps(body), status_code=200 if ok else 503, media_type="application/json"
         )
 
-    @app.get("/metrics", summary="Prometheus metrics")
+    @app.get(
+        "/metrics",
+        summary="Prometheus metrics",
+        response_class=Response,
+        responses={200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}}},
+    )
     async def prom() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 

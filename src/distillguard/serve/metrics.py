@@ -31,6 +31,9 @@ class ServiceMetrics:
         self.observed = Counter(
             "distillguard_observed", "Exchanges observed after serving", registry=registry
         )
+        self.observe_errors = Counter(
+            "distillguard_observe_errors", "Observe batches that failed", registry=registry
+        )
         self.reloads = Counter("distillguard_verdict_reloads", "Verdict loads", registry=registry)
         self.reload_errors = Counter(
             "distillguard_verdict_reload_errors", "Verdict loads that failed", registry=registry
