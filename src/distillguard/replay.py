@@ -174,14 +174,14 @@ class _HttpStep:
         import httpx
 
         self.url = url.rstrip("/")
-        self.client = httpx.Client(timeout=10.0)
+        self.client = httpx.Client(timeout=10.0, headers={"content-type": "application/json"})
 
     def run(self, rec: dict[str, Any]) -> tuple[str, float, list[str]]:
         req = {k: v for k, v in rec.items() if k != "response"}
         r = self.client.post(f"{self.url}/v1/decide", content=orjson.dumps(req))
         r.raise_for_status()
         d = r.json()
-        o = self.client.post(f"{self.url}/v1/observe", content=orjson.dumps(rec))
+        o = self.client.post(f"{self.url}/v1/observe?sync=true", content=orjson.dumps(rec))
         o.raise_for_status()
         return d["action"], float(d["risk"]), list(d["reasons"])
 

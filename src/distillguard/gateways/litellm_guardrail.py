@@ -62,7 +62,9 @@ class DistillguardGuardrail(CustomGuardrail):
         import httpx
 
         if self._client is None:
-            self._client = httpx.AsyncClient(timeout=self.timeout_s)
+            self._client = httpx.AsyncClient(
+                timeout=self.timeout_s, headers={"content-type": "application/json"}
+            )
         r = await self._client.post(f"{self.api_base}/v1/decide", content=orjson.dumps(payload))
         r.raise_for_status()
         return dict(r.json())

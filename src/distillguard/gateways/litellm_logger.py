@@ -88,7 +88,9 @@ class DistillguardLogger(CustomLogger):
                 import httpx
 
                 if self._client is None:
-                    self._client = httpx.AsyncClient(timeout=2.0)
+                    self._client = httpx.AsyncClient(
+                        timeout=2.0, headers={"content-type": "application/json"}
+                    )
                 await self._client.post(f"{self.api_base}/v1/observe", content=orjson.dumps(rec))
                 return
             ctx = RequestContext.from_native(rec)
