@@ -180,3 +180,14 @@ def test_enforcement_never_stopped_serves_everything() -> None:
     c = m["campaigns"]["A"]  # no campaigns_truth: the actor is the unit
     assert c["before_first_stop_exchanges"] == 1.0 and c["first_stop"] is None
     assert m["enterprise_blocked"] is False
+
+
+def test_auc_hand_computed(truth: dict[str, TruthRow]) -> None:
+    from distillguard.evaluate.metrics import auc
+
+    small = {a: truth[a] for a in ("a1", "a2", "b1", "b2")}
+    # a1 > b1 > a2 > b2: 3 of the 4 attack/benign pairs ordered right
+    assert auc(small, {"a1": 0.9, "b1": 0.6, "a2": 0.5, "b2": 0.1}) == pytest.approx(3 / 4)
+    # unscored accounts rank lowest: a2 and b2 tie below b1
+    assert auc(small, {"a1": 0.9, "b1": 0.6}) == pytest.approx((1 + 1 + 0 + 0.5) / 4)
+    assert auc({"a1": truth["a1"]}, {"a1": 1.0}) is None  # one class only

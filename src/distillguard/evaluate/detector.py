@@ -15,7 +15,8 @@ class DetectorOutput:
     ``scope`` is the set of accounts the detector actually judged (``None``: all of them);
     a baseline that only looks at a sample is scored on that sample, and says so in
     ``notes``. ``campaigns`` (id -> members) and ``attributed`` (id -> actor) are given by
-    detectors that group accounts; ``decisions`` points at a replayed ``decisions.csv``.
+    detectors that group accounts; ``decisions`` points at a replayed ``decisions.csv``;
+    ``scores`` (account -> suspicion, higher is worse) gives a threshold-free ROC AUC.
     """
 
     name: str
@@ -27,3 +28,4 @@ class DetectorOutput:
     attributed: dict[str, str] | None = None
     decisions: Path | None = None
     params: dict[str, object] = field(default_factory=dict)
+    scores: dict[str, float] | None = None

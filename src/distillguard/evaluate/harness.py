@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from ..contracts import CampaignTruth, TruthRow, read_campaigns, read_truth, read_verdicts
 from ..errors import InputError
 from .detector import DetectorOutput
-from .metrics import account_metrics, campaign_metrics, enforcement_metrics, flag_rates
+from .metrics import account_metrics, auc, campaign_metrics, enforcement_metrics, flag_rates
 from .traffic import find_exchange_log, load_exchange_facts
 
 __all__ = ["BASELINES", "evaluate", "load_truth", "read_decision_table", "read_detector", "score"]
@@ -88,6 +88,7 @@ def read_detector(verdicts_dir: Path, name: str = "distillguard") -> DetectorOut
     except (KeyError, ValidationError, ValueError) as exc:
         raise InputError("bad_verdicts", str(exc).splitlines()[0], file=str(vpath)) from exc
     flagged = {v.account_id for v in verdicts if v.flagged}
+    risk = {v.account_id: v.risk for v in verdicts}
     campaigns: dict[str, list[str]] = {}
     attributed: dict[str, str] = {}
     cpath = verdicts_dir / "campaigns.json"
@@ -111,6 +112,7 @@ def read_detector(verdicts_dir: Path, name: str = "distillguard") -> DetectorOut
         campaigns=campaigns,
         attributed=attributed,
         decisions=dpath if dpath.is_file() else None,
+        scores=risk,
         notes=[f"{len(verdicts):,} verdicts, {len(campaigns):,} campaigns"],
     )
 
@@ -131,6 +133,7 @@ def score(
         "params": dict(out.params),
         "scope": len(scope),
         "accounts": account_metrics(truth, out.flagged, scope),
+        "auc": auc(truth, out.scores, scope) if out.scores is not None else None,
         "groups": flag_rates(truth, out.flagged, "group", scope),
         "actors": flag_rates(truth, out.flagged, "actor", scope),
         "campaigns": None,

@@ -15,6 +15,7 @@ an undefined ratio, like precision with nothing flagged, is ``None``). Definitio
   predicted campaign holding most of them; the headline is the unweighted mean over actors.
 * **attribution accuracy**: among predicted campaigns with an attributed actor, the share
   whose attributed actor is the campaign's dominant true actor.
+* **ROC AUC** of a detector's account scores, where it has scores (threshold-free).
 * **enforcement** (from replayed ``decisions.csv``): per true campaign the share of its
   exchanges and output tokens served at full quality (allow / monitor), served before its
   first block or degrade, and served before its first enforcement of any kind; per benign
@@ -34,6 +35,7 @@ from ..contracts import CampaignTruth, TruthRow
 __all__ = [
     "BENIGN",
     "account_metrics",
+    "auc",
     "campaign_metrics",
     "enforcement_metrics",
     "flag_rates",
@@ -92,6 +94,25 @@ def account_metrics(
         "f1": f1,
         "fpr": ratio(fp, benign),
     }
+
+
+def auc(
+    truth: Mapping[str, TruthRow], scores: Mapping[str, float], scope: Iterable[str] | None = None
+) -> float | None:
+    """ROC AUC of ``scores`` (higher = more suspicious) for attack vs benign accounts in scope.
+
+    Accounts without a score rank below every scored one (ties among them). ``None`` when
+    the scope lacks either class. Threshold-free: how well the score *could* separate.
+    """
+    from sklearn.metrics import roc_auc_score
+
+    rows = _scoped(truth, scope)
+    y = [r.is_attack for r in rows.values()]
+    if all(y) or not any(y):
+        return None
+    floor = min(scores.values(), default=0.0) - 1.0
+    s = [float(scores.get(a, floor)) for a in rows]
+    return float(roc_auc_score(y, s))
 
 
 def flag_rates(

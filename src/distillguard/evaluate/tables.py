@@ -49,6 +49,7 @@ def table_rows(result: Mapping[str, Any]) -> dict[str, tuple[list[str], list[lis
         ["recall", *(_f(d["accounts"]["recall"]) for d in dets)],
         ["F1", *(_f(d["accounts"]["f1"]) for d in dets)],
         ["benign FPR", *(_f(d["accounts"]["fpr"], pct=True) for d in dets)],
+        ["ROC AUC (any threshold)", *(_f(d.get("auc")) for d in dets)],
         ["campaigns found", *(_f(_get(d, "campaigns", "predicted")) for d in dets)],
         ["campaign purity", *(_f(_get(d, "campaigns", "purity")) for d in dets)],
         ["actor completeness", *(_f(_get(d, "campaigns", "actor_completeness")) for d in dets)],

@@ -152,12 +152,16 @@ class MMDWindowTest:
                 self._thresholds[size] = float(np.quantile(stats, 1.0 - self.alpha))
         return self._thresholds[size]
 
+    @property
+    def longest(self) -> int:
+        """Size of the longest calibration window (longer test windows are cut to it)."""
+        return max((len(c) for c in self._calib), default=0)
+
     def is_attack(self, window: np.ndarray) -> bool | None:
         """True when the window deviates from benign traffic; None when it is too small."""
         # a window longer than every calibration window is cut to the longest one, so the
         # threshold always comes from benign windows of the same size
-        longest = max((len(c) for c in self._calib), default=0)
-        window = window[:longest]
+        window = window[: self.longest]
         if len(window) < self.min_queries:
             return None
         return self.statistic(window) > self.threshold(len(window))
@@ -232,17 +236,23 @@ def run_mmd(
             notes=[f"not run: too little benign history to calibrate ({exc})"],
         )
     flagged: set[str] = set()
+    scores: dict[str, float] = {}
     untestable = 0
     for a in scored:
-        verdict = test.is_attack(embed(prompts.get(a, [])))
+        queries = embed(prompts.get(a, []))
+        verdict = test.is_attack(queries)
         if verdict is None:
             untestable += 1
-        elif verdict:
+            continue
+        if verdict:
             flagged.add(a)
+        n = min(len(queries), test.longest)
+        scores[a] = test.statistic(queries[:n]) - test.threshold(n)
     return DetectorOutput(
         name="MMD window test",
         flagged=flagged,
         scope=set(scored),
+        scores=scores,
         notes=[
             f"sampled: {len(scored):,} of {len(active - history):,} accounts scored, "
             f"≤{window} prompts each; {untestable:,} had <{min_queries} prompts (not flagged)",

@@ -103,6 +103,11 @@ def run_ratelimit(
     peaks = account_peaks(facts)
     ids = peaks["account_id"]
     user = set(ids[over_limits(peaks, limits)].tolist())
+    # how far over its tightest budget each account went (1.0 = exactly at a budget)
+    load = np.maximum.reduce(
+        [peaks["rpm"] / limits.rpm, peaks["tpm"] / limits.tpm, peaks["tpd"] / limits.tpd]
+    )
+    scores = dict(zip(ids.tolist(), load.tolist(), strict=True))
     oracle, f1 = oracle_limits(peaks, truth)
     best = set(ids[over_limits(peaks, oracle)].tolist())
     return [
@@ -111,6 +116,7 @@ def run_ratelimit(
             flagged=user,
             notes=[f"flag = exceeded any budget once: {_fmt(limits)} (input+output tokens)"],
             params={"rpm": limits.rpm, "tpm": limits.tpm, "tpd": limits.tpd},
+            scores=scores,
         ),
         DetectorOutput(
             name="rate limits (oracle)",
