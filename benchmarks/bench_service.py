@@ -1,0 +1,236 @@
+"""The HTTP decision service under a fixed open-loop load from a second process.
+
+``distillguard serve`` runs as one process (uvicorn, one worker) on 127.0.0.1; a load
+generator runs as another process and sends ``POST /v1/decide`` at a fixed rate
+(default 2,000 requests per second for 10 s, then stops by itself) over keep-alive
+connections. Latency is measured from each request's *scheduled* send time, so a slow
+server cannot hide queueing (no coordinated omission). Target: p99 < 10 ms, no errors.
+The same run with Redis state follows when ``redis-server`` is installed. Memory per
+tracked account: the server's RSS growth over the run divided by the accounts it saw.
+
+Run the load generator alone: ``python -m benchmarks.bench_service --loadgen PORT RATE SECONDS``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ACCOUNTS = 20_000
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _body(i: int) -> bytes:
+    acct = i % ACCOUNTS
+    return json.dumps(
+        {
+            "account_id": f"acct_{acct}",
+            "api": "openai.chat_completions",
+            "client": {
+                "ip": f"10.{acct >> 8 & 255}.{acct & 255}.7",
+                "user_agent": "OpenAI/Python 2.1.0",
+            },
+            "request": {
+                "model": "frontier-1",
+                "max_tokens": 4000,
+                "messages": [{"role": "user", "content": f"Explain topic {i % 97} step by step."}],
+            },
+        }
+    ).encode()
+
+
+async def _load(port: int, rate: float, seconds: float, conns: int) -> dict[str, Any]:
+    n = int(rate * seconds)
+    bodies = [_body(i) for i in range(min(n, 4096))]
+    pool: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
+    for _ in range(conns):
+        pool.put_nowait(await asyncio.open_connection("127.0.0.1", port))
+    lat: list[float] = []
+    errors = 0
+    statuses: dict[int, int] = {}
+
+    async def one(i: int, due: float) -> None:
+        nonlocal errors
+        r, w = await pool.get()
+        try:
+            body = bodies[i % len(bodies)]
+            w.write(
+                b"POST /v1/decide HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n"
+                b"content-length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+            )
+            head = await r.readuntil(b"\r\n\r\n")
+            status = int(head.split(b" ", 2)[1])
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":")[1])
+            await r.readexactly(length)
+            statuses[status] = statuses.get(status, 0) + 1
+            if status != 200:
+                errors += 1
+            lat.append(time.perf_counter() - due)
+        except Exception:
+            errors += 1
+        finally:
+            pool.put_nowait((r, w))
+
+    loop_start = time.perf_counter() + 0.05
+    tasks = []
+    for i in range(n):
+        due = loop_start + i / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(i, due)))
+    await asyncio.gather(*tasks)
+    elapsed = time.perf_counter() - loop_start
+    a = np.asarray(lat) * 1000 if lat else np.asarray([float("nan")])
+    return {
+        "requests": n,
+        "achieved_rps": n / elapsed,
+        "p50_ms": float(np.percentile(a, 50)),
+        "p99_ms": float(np.percentile(a, 99)),
+        "max_ms": float(a.max()),
+        "errors": errors,
+        "statuses": statuses,
+    }
+
+
+def _rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def _wait_ready(port: int, proc: subprocess.Popen[bytes]) -> None:
+    import httpx
+
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("distillguard serve exited at start")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise RuntimeError("distillguard serve did not become ready")
+
+
+def _run_case(label: str, state: str, rate: float, seconds: float) -> dict[str, Any]:
+    port = _free_port()
+    exe = Path(sys.executable).parent / "distillguard"
+    server = subprocess.Popen(
+        [str(exe), "serve", "--port", str(port), "--state", state],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_ready(port, server)
+        rss0 = _rss_kb(server.pid)
+        gen = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "benchmarks.bench_service",
+                "--loadgen",
+                str(port),
+                str(rate),
+                str(seconds),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=seconds * 6 + 60,
+            cwd=Path(__file__).resolve().parents[1],
+        )
+        if gen.returncode != 0:
+            raise RuntimeError(gen.stderr[-2000:])
+        res = json.loads(gen.stdout.strip().splitlines()[-1])
+        rss1 = _rss_kb(server.pid)
+    finally:
+        server.terminate()
+        server.wait(timeout=15)
+    accounts = min(ACCOUNTS, int(rate * seconds))
+    return {
+        "case": label,
+        "target_rps": rate,
+        "achieved_rps": res["achieved_rps"],
+        "requests": res["requests"],
+        "p50_ms": res["p50_ms"],
+        "p99_ms": res["p99_ms"],
+        "max_ms": res["max_ms"],
+        "errors": res["errors"],
+        "server_rss_mb": rss1 / 1024,
+        "rss_bytes_per_account": (rss1 - rss0) * 1024 / accounts,
+    }
+
+
+def run(scale: float) -> list[dict[str, Any]]:
+    """Memory state, then Redis state when redis-server is installed."""
+    rate = 2000.0
+    seconds = max(2.0, 10.0 * scale)
+    rows = [_run_case("serve, memory state", "memory", rate, seconds)]
+    if shutil.which("redis-server"):
+        port = _free_port()
+        folder = tempfile.mkdtemp(prefix="dg-bench-redis-")
+        redis = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                folder,
+                "--save",
+                "",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            time.sleep(0.3)
+            rows.append(
+                _run_case("serve, redis state", f"redis://127.0.0.1:{port}/0", rate, seconds)
+            )
+        finally:
+            redis.kill()
+            redis.wait()
+            shutil.rmtree(folder, ignore_errors=True)
+    return rows
+
+
+def _main(argv: list[str]) -> int:
+    port, rate, seconds = int(argv[1]), float(argv[2]), float(argv[3])
+    conns = int(os.environ.get("DG_BENCH_CONNS", "64"))
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    print(json.dumps(asyncio.run(_load(port, rate, seconds, conns))))
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) >= 4 and sys.argv[1] == "--loadgen":
+        sys.exit(_main(sys.argv[1:]))
+    print(__doc__)
