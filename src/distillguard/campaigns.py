@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 import duckdb
+import igraph as ig
 import numpy as np
 import pyarrow as pa
 
@@ -42,19 +43,28 @@ def _campaign_id(members: list[str]) -> str:
 
 
 def _select_members(
-    graph: LinkGraph,
-    comms: Communities,
-    scores: AccountScores,
-    flag: float,
-    min_members: int,
-    min_score: float,
+    graph: LinkGraph, scores: AccountScores, flag: float, min_members: int, firm: float
 ) -> dict[str, list[int]]:
+    """Campaigns = connected groups of flagged accounts over firm links.
+
+    Only flagged accounts take part, so an ordinary account that shares a popular
+    template with a campaign never joins it, and an actor's accounts stay together
+    even when the whole-graph communities put some of them beside ordinary users.
+    """
     out: dict[str, list[int]] = {}
     flagged = scores.risk >= flag
-    for c in np.flatnonzero((scores.evidence.score >= min_score) & (comms.sizes >= min_members)):
-        idx = np.flatnonzero((comms.membership == c) & flagged)
-        if idx.size >= min_members:
-            out[_campaign_id([graph.accounts[i] for i in idx])] = [int(i) for i in idx]
+    if graph.n_edges == 0 or not flagged.any():
+        return out
+    a = graph.edges.column("a").to_numpy().astype(np.int64)
+    b = graph.edges.column("b").to_numpy().astype(np.int64)
+    w = graph.edges.column("weight").to_numpy()
+    keep = flagged[a] & flagged[b] & (w >= firm)
+    g = ig.Graph(n=len(graph.accounts), edges=np.column_stack([a[keep], b[keep]]).tolist())
+    comp = np.asarray(g.connected_components().membership, dtype=np.int64)
+    sizes = np.bincount(comp[flagged], minlength=int(comp.max()) + 1)
+    for c in np.flatnonzero(sizes >= min_members):
+        idx = np.flatnonzero((comp == c) & flagged)
+        out[_campaign_id([graph.accounts[i] for i in idx])] = [int(i) for i in idx]
     return out
 
 
@@ -105,11 +115,11 @@ def build_campaigns(
     *,
     flag: float = 0.5,
     min_members: int = 3,
-    min_score: float = 0.4,
+    firm: float = 0.2,
     max_edges: int = 400,
 ) -> CampaignSet:
     """Select campaigns and build their :class:`~distillguard.contracts.Campaign` objects."""
-    chosen = _select_members(graph, comms, scores, flag, min_members, min_score)
+    chosen = _select_members(graph, scores, flag, min_members, firm)
     account_campaign = [""] * len(graph.accounts)
     for cid, idx in chosen.items():
         for i in idx:
@@ -234,8 +244,8 @@ def build_campaigns(
                 ],
                 risk=round(float(scores.risk[idx].mean()), 4),
                 extra={
-                    "linked_by": scores.evidence.kinds.get(c, []),
-                    "community_score": round(float(scores.evidence.score[c]), 4),
+                    "linked_by": _linked_by(graph, idx),
+                    "community": c,
                     "timeline": [
                         {"day": d, "exchanges": int(n), "output_tokens": int(t)}
                         for d, n, t in timeline.get(cid, [])
@@ -248,6 +258,20 @@ def build_campaigns(
         )
     out.sort(key=lambda c: (-c.exchanges, c.id))
     return CampaignSet(out, account_campaign)
+
+
+def _linked_by(graph: LinkGraph, idx: list[int], share: float = 0.1) -> list[str]:
+    """Evidence kinds holding a campaign together, by their share of internal link weight."""
+    if graph.n_edges == 0:
+        return []
+    inside = np.zeros(len(graph.accounts), dtype=bool)
+    inside[idx] = True
+    a = graph.edges.column("a").to_numpy()
+    b = graph.edges.column("b").to_numpy()
+    m = inside[a] & inside[b]
+    tot = {k: float(graph.edges.column(f"w_{k}").to_numpy()[m].sum()) for k in graph.kinds}
+    total = sum(tot.values()) or 1.0
+    return [k for k in sorted(tot, key=lambda k: -tot[k]) if tot[k] / total >= share]
 
 
 def _internal_edges(

@@ -57,7 +57,6 @@ class ScanConfig:
     resolution: float = 1.0
     seed: int = 42
     min_members: int = 3
-    campaign_min_score: float = 0.4
 
 
 @dataclass
@@ -168,7 +167,7 @@ def detect(
             det.scores,
             flag=cfg.policy.flag,
             min_members=cfg.min_members,
-            min_score=cfg.campaign_min_score,
+            firm=cfg.scoring.firm_link,
         )
         _attribute(store, det.campaigns)
     return det
@@ -180,6 +179,9 @@ def _attribute(store: Store, campaigns: CampaignSet) -> None:
     if intel is None or not campaigns.campaigns:
         return
     found = campaigns.campaigns
+    if hasattr(intel, "attribute_campaigns"):
+        campaigns.campaigns = list(intel.attribute_campaigns(store, found))
+        return
     if hasattr(intel, "attribute"):
         found = list(intel.attribute(found, store))
     if hasattr(intel, "partner_evidence"):

@@ -86,10 +86,16 @@ def build_links(con: duckdb.DuckDBPyConnection, cfg: LinkConfig | None = None) -
         f"coalesce(max(CASE WHEN kind = '{k}' THEN w END), 0.0) AS w_{k}" for k in used
     )
     sep = ", " if per_kind else ""
+    strong = [k for k in used if BUILDERS[k].strong]
+    family = " ".join(f"WHEN '{k}' THEN '{BUILDERS[k].family or k}'" for k in used)
+    fam_sql = f"CASE p.kind {family} ELSE p.kind END" if used else "p.kind"
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE link_edges AS
             SELECT na.idx AS a, nb.idx AS b,
-                   1 - exp(sum(ln(1 - least(p.w, 0.999)))) AS weight{sep}{per_kind}
+                   (1 - exp(sum(ln(1 - least(p.w, 0.999)))))
+                   * CASE WHEN count(DISTINCT {fam_sql}) = 1
+                               AND NOT bool_or(p.kind IN {(*strong, "-", "--")!r})
+                          THEN {cfg.lone_weak} ELSE 1.0 END AS weight{sep}{per_kind}
             FROM link_pairs p JOIN link_nodes na ON na.account_id = p.a
             JOIN link_nodes nb ON nb.account_id = p.b
             GROUP BY na.idx, nb.idx"""

@@ -30,7 +30,7 @@ class LinkConfig:
     #: Bucket for "same address / same /24 at the same time", minutes.
     window_minutes: int = 60
     #: Cell width for lock-step activity (account x template x time), minutes.
-    sync_bucket_minutes: int = 5
+    sync_bucket_minutes: int = 10
     #: Accounts created within this many minutes of each other form a burst.
     creation_burst_minutes: int = 30
     #: Groups up to this size are linked as cliques; larger ones as circulant rings.
@@ -41,6 +41,10 @@ class LinkConfig:
     min_idf: float = 0.08
     #: Evidence kinds to build (None: all registered).
     kinds: tuple[str, ...] | None = None
+    #: Factor on a pair linked by one family of weak evidence alone (no corroboration
+    #: from an independent family): popular templates or SDK fingerprints link unrelated
+    #: users; corroborated by another family they rarely do.
+    lone_weak: float = 0.25
 
 
 class EdgeBuilder:
@@ -61,6 +65,11 @@ class EdgeBuilder:
     needs: ClassVar[tuple[str, ...]] = ()
     #: Per-kind floor on value rarity (None: the config's ``min_idf``).
     min_idf: ClassVar[float | None] = None
+    #: Whether this kind alone is enough to link two accounts at full weight.
+    strong: ClassVar[bool] = False
+    #: Evidence family (account, network, client, content, timing): kinds of one family
+    #: are not independent, so they do not corroborate each other.
+    family: ClassVar[str] = ""
 
     def memberships_sql(self, cfg: LinkConfig) -> str:
         """SQL returning ``account_id, value`` rows (duplicates allowed)."""

@@ -32,7 +32,7 @@ def prepare_facts(con: duckdb.DuckDBPyConnection) -> dict[str, bool]:
     """Create the temporary views ``link_facts`` and ``link_accounts``.
 
     ``link_facts`` has one row per exchange: ``account_id, ts, ip, ip24, asn, client_fp,
-    template_id, system_hash, hosting``. ``link_accounts`` has one row per account known
+    template_id, system_hash, shape_fp, hosting``. ``link_accounts`` has one row per account known
     to the registry or seen in the log. Returns which optional facts are available.
     """
     scols = table_columns(con, "exchange_signals")
@@ -58,13 +58,14 @@ def prepare_facts(con: duckdb.DuckDBPyConnection) -> dict[str, bool]:
                    {_col(scols, "client_fp", fp_raw)} AS client_fp,
                    {_col(scols, "template_id", "NULL")}::VARCHAR AS template_id,
                    {_col(scols, "system_hash", sys_raw)} AS system_hash,
+                   {_col(scols, "shape_fp", "NULL")}::VARCHAR AS shape_fp,
                    {hosting} AS hosting
             FROM {src}"""
     else:
         select = f"""
             SELECT e.account_id, e.timestamp AS ts, e.client_ip AS ip, {ip24_raw} AS ip24,
                    NULL::BIGINT AS asn, {fp_raw} AS client_fp, NULL::VARCHAR AS template_id,
-                   {sys_raw} AS system_hash, FALSE AS hosting
+                   {sys_raw} AS system_hash, NULL::VARCHAR AS shape_fp, FALSE AS hosting
             FROM exchanges e"""
     con.execute(f"CREATE OR REPLACE TEMP VIEW link_facts AS {select}")
     con.execute(

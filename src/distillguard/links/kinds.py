@@ -27,8 +27,10 @@ class SharedAddress(EdgeBuilder):
     """The same client IP in the same time window, in at least two windows."""
 
     kind = "ip"
+    family = "network"
     base_weight = 0.7
     min_shared = 2
+    strong = True
 
     def memberships_sql(self, cfg: LinkConfig) -> str:
         """Account and ``ip@window`` for every exchange with an address."""
@@ -42,6 +44,7 @@ class SharedPrefix(EdgeBuilder):
     """The same /24 (IPv4) or /48 (IPv6) in the same time window, in at least three windows."""
 
     kind = "ip24"
+    family = "network"
     base_weight = 0.4
     min_shared = 3
 
@@ -57,7 +60,9 @@ class SharedPayment(EdgeBuilder):
     """The same payment instrument (card fingerprint, invoice or grant id)."""
 
     kind = "payment"
+    family = "account"
     base_weight = 0.95
+    strong = True
 
     def memberships_sql(self, cfg: LinkConfig) -> str:
         """Account and payment fingerprint from the registry."""
@@ -68,6 +73,7 @@ class ClientFingerprint(EdgeBuilder):
     """The exact client fingerprint (user agent, SDK headers, runtime, OS)."""
 
     kind = "client_fp"
+    family = "client"
     base_weight = 0.6
 
     def memberships_sql(self, cfg: LinkConfig) -> str:
@@ -79,6 +85,7 @@ class SharedTemplate(EdgeBuilder):
     """The same prompt template (near-duplicate structure, slots masked)."""
 
     kind = "template"
+    family = "content"
     base_weight = 0.5
     needs = ("template_id",)
 
@@ -91,6 +98,7 @@ class SharedSystemPrompt(EdgeBuilder):
     """The same system prompt (exact hash)."""
 
     kind = "system_prompt"
+    family = "content"
     base_weight = 0.6
 
     def memberships_sql(self, cfg: LinkConfig) -> str:
@@ -102,6 +110,7 @@ class CreationBurst(EdgeBuilder):
     """Accounts created in the same burst with the same sign-up profile."""
 
     kind = "creation_burst"
+    family = "account"
     base_weight = 0.35
     indicator = False
 
@@ -115,21 +124,24 @@ class CreationBurst(EdgeBuilder):
 
 
 class SynchronisedActivity(EdgeBuilder):
-    """Lock-step activity: the same target (template or system prompt) in the same short
-    cell, in at least four cells (CopyCatch / SynchroTrap over account x target x time)."""
+    """Lock-step activity: the same target (prompt template or system prompt) in
+    the same short cell, in at least four cells (CopyCatch / SynchroTrap over account x
+    target x time)."""
 
     kind = "sync"
+    family = "timing"
     base_weight = 0.6
     min_shared = 4
     indicator = False
-    min_idf: ClassVar[float | None] = 0.25
+    min_idf: ClassVar[float | None] = 0.4
 
     def memberships_sql(self, cfg: LinkConfig) -> str:
-        """Account and ``target@cell``."""
-        return (
-            "SELECT account_id, coalesce(template_id, system_hash) || '@' || "
-            f"epoch(time_bucket(INTERVAL '{cfg.sync_bucket_minutes} minutes', ts))::BIGINT AS value "
-            "FROM link_facts WHERE coalesce(template_id, system_hash) IS NOT NULL"
+        """Account and ``target@cell`` for each of its targets."""
+        cell = f"epoch(time_bucket(INTERVAL '{cfg.sync_bucket_minutes} minutes', ts))::BIGINT"
+        return " UNION ALL ".join(
+            f"SELECT account_id, '{tag}:' || {col} || '@' || {cell} AS value "
+            f"FROM link_facts WHERE {col} IS NOT NULL"
+            for tag, col in (("t", "template_id"), ("s", "system_hash"))
         )
 
 

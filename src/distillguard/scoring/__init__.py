@@ -9,7 +9,13 @@
 
 from .actions import ActionPolicy, choose_action
 from .combine import AccountScores, ScoringConfig, build_matrix, score_accounts
-from .community import CommunityEvidence, community_evidence, community_features
+from .community import (
+    CommunityEvidence,
+    NeighbourEvidence,
+    community_evidence,
+    community_features,
+    neighbour_evidence,
+)
 from .supervised import AccountModel, default_model_path, train_model
 from .unsupervised import robust_extraction_score
 
@@ -18,12 +24,14 @@ __all__ = [
     "AccountScores",
     "ActionPolicy",
     "CommunityEvidence",
+    "NeighbourEvidence",
     "ScoringConfig",
     "build_matrix",
     "choose_action",
     "community_evidence",
     "community_features",
     "default_model_path",
+    "neighbour_evidence",
     "robust_extraction_score",
     "score_accounts",
     "train_model",

@@ -1,7 +1,9 @@
 """One account risk in [0, 1] from the three scorers, with its reasons as short codes.
 
-``risk = max(supervised, w_u x unsupervised, community)``: each component alone can
-flag an account, none can be diluted by another, and the reasons are the top
+``risk = max(supervised, w_u x unsupervised, campaign evidence)`` (with no model file,
+``max(unsupervised, campaign evidence)``): each component alone can flag an account,
+none can be diluted by another; campaign evidence is the risk of the accounts an
+account is firmly linked to (:func:`.community.neighbour_evidence`), and the reasons are the top
 contributions of whichever components are high. Codes: ``f:<feature>`` (the supervised
 model's SHAP contribution), ``z:<feature>`` (a directional robust z-score),
 ``campaign:<kind>+<kind>`` (member of a campaign linked by those kinds) and
@@ -16,7 +18,13 @@ import numpy as np
 
 from ..communities import Communities
 from ..links import LinkGraph, graph_features
-from .community import CommunityEvidence, community_evidence, community_features
+from .community import (
+    CommunityEvidence,
+    NeighbourEvidence,
+    community_evidence,
+    community_features,
+    neighbour_evidence,
+)
 from .supervised import AccountModel
 from .unsupervised import robust_extraction_score
 
@@ -27,9 +35,13 @@ __all__ = ["AccountScores", "ScoringConfig", "build_matrix", "score_accounts"]
 class ScoringConfig:
     """Knobs of the combination."""
 
-    unsupervised_weight: float = 0.8
+    #: Weight of the unsupervised score in the risk when a model is present; with no
+    #: model the unsupervised score is used at full weight.
+    unsupervised_weight: float = 0.0
     community_min_size: int = 3
     tie_scale: float = 1.0
+    #: Links at least this strong carry campaign evidence between accounts.
+    firm_link: float = 0.2
     max_reasons: int = 4
     reason_min_shap: float = 0.3
 
@@ -43,6 +55,7 @@ class AccountScores:
     unsupervised: np.ndarray
     community: np.ndarray
     evidence: CommunityEvidence
+    neighbours: NeighbourEvidence
     reasons: list[list[str]] = field(default_factory=list)
 
 
@@ -101,7 +114,8 @@ def score_accounts(
     ev = community_evidence(
         base, graph, comms, min_size=cfg.community_min_size, tie_scale=cfg.tie_scale
     )
-    risk = np.clip(np.maximum(base, ev.propagated), 0.0, 1.0)
+    nb = neighbour_evidence(base, graph, min_edge=cfg.firm_link, tie_scale=cfg.tie_scale)
+    risk = np.clip(np.maximum(base, nb.propagated), 0.0, 1.0)
     rows = np.flatnonzero(risk >= reason_floor)
     reasons: list[list[str]] = [[] for _ in range(risk.size)]
     scored: list[list[tuple[float, str]]] = [[] for _ in range(risk.size)]
@@ -117,12 +131,12 @@ def score_accounts(
                 for j in top
                 if shap[r, j] >= cfg.reason_min_shap
             ]
-    zr = _z_reasons(matrix, columns, rows, 2)
+    uw = 1.0 if sup is None else cfg.unsupervised_weight
+    zr = _z_reasons(matrix, columns, rows, 2) if uw > 0 else [[] for _ in range(risk.size)]
     for i in rows:
-        scored[i] += [(cfg.unsupervised_weight * float(unsupervised[i]) / 2, c) for c in zr[i]]
-        c = int(comms.membership[i])
-        if ev.propagated[i] >= reason_floor and c in ev.kinds:
-            scored[i].append((float(ev.propagated[i]) + 1e-3, "campaign:" + "+".join(ev.kinds[c])))
+        scored[i] += [(uw * float(unsupervised[i]) / 2, c) for c in zr[i]]
+        if nb.propagated[i] >= reason_floor and nb.kinds[i]:
+            scored[i].append((float(nb.propagated[i]) + 1e-3, "campaign:" + "+".join(nb.kinds[i])))
     g_banned = columns.index("g_banned") if "g_banned" in columns else None
     for i in rows:
         if g_banned is not None and matrix[i, g_banned] > 0.3:
@@ -132,4 +146,4 @@ def score_accounts(
             if code not in seen:
                 seen.append(code)
         reasons[i] = seen[: cfg.max_reasons]
-    return AccountScores(risk, sup, unsupervised, ev.propagated, ev, reasons)
+    return AccountScores(risk, sup, unsupervised, nb.propagated, ev, nb, reasons)
