@@ -67,7 +67,10 @@ def _summary_section(
         ),
         ("actions", " ".join(f"{esc(a)}: {n:,}" for a, n in sorted(actions.items()))),
     ]
+    shown_already = {"accounts", "flagged", "campaigns", "actions"}
     for key, value in (summary or {}).items():
+        if key in shown_already:
+            continue
         if isinstance(value, dict) and all(
             isinstance(v, int | float | str) for v in value.values()
         ):

@@ -19,6 +19,7 @@ import numpy as np
 __all__ = [
     "PALETTE",
     "bar_chart",
+    "compact",
     "esc",
     "fmt_num",
     "graph_svg",
@@ -91,6 +92,14 @@ def fmt_num(value: object, digits: int = 3) -> str:
     return esc(value)
 
 
+def compact(value: float) -> str:
+    """A short axis label: 950, 12k, 3.4M, 1.2G."""
+    for div, unit in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= div:
+            return f"{value / div:.3g}{unit}"
+    return f"{value:.3g}"
+
+
 def page(title: str, subtitle: str, body: Iterable[str]) -> str:
     """A whole HTML document: header with ``title`` / ``subtitle`` and the ``body`` fragments."""
     return (
@@ -140,7 +149,7 @@ def hbar_chart(
     items = [(str(k), float(v)) for k, v in values.items()]
     if not items:
         return ""
-    row_h, label_w = 20, 150
+    row_h, label_w = 20, 200
     top = 22 if title else 4
     h = top + row_h * len(items) + 4
     vmax = max((v for _, v in items), default=0.0) or 1.0
@@ -157,7 +166,7 @@ def hbar_chart(
         colour = PALETTE[i % len(PALETTE)]
         parts.append(
             f"<text x='{label_w - 6}' y='{y + 14}' font-size='12' text-anchor='end'>"
-            f"{esc(label[:24])}</text>"
+            f"{esc(label[:30])}</text>"
             f"<rect x='{label_w}' y='{y + 3}' width='{w:.1f}' height='{row_h - 6}' "
             f"fill='{colour}'><title>{esc(label)}: {esc(fmt.format(v))}</title></rect>"
             f"<text x='{label_w + w + 4:.1f}' y='{y + 14}' font-size='11'>"
@@ -250,7 +259,8 @@ def stacked_day_chart(
         f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{total_h}' "
         f"viewBox='0 0 {width} {total_h}' role='img' aria-label='{esc(title)}'>",
         f"<text x='0' y='14' font-size='13' font-weight='600'>{esc(title)}</text>",
-        f"<text x='{left - 4}' y='{top + 8}' font-size='10' text-anchor='end'>{vmax:,.0f}</text>",
+        f"<text x='{left - 4}' y='{top + 8}' font-size='10' text-anchor='end'>"
+        f"{esc(compact(vmax))}</text>",
         f"<line x1='{left}' y1='{top + plot_h}' x2='{width - 10}' y2='{top + plot_h}' "
         "stroke='#888'/>",
     ]
