@@ -27,7 +27,7 @@ SMALL: dict[str, Any] = {
     "populations": {
         "hobby": {"accounts": 150},
         "production_app": {"apps": 2, "exchanges_per_day": 150},
-        "enterprise": {"orgs": 2, "accounts_per_org": [15, 25], "exchanges_per_account_day": 4},
+        "enterprise": {"orgs": 3, "accounts_per_org": [15, 25], "exchanges_per_account_day": 4},
         "eval_lab": {
             "labs": 2,
             "accounts_per_lab": [2, 3],

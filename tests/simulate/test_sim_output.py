@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import itertools
 import json
 import re
 from pathlib import Path
@@ -82,7 +83,7 @@ def test_exchanges_respect_account_lifetimes(small_world: World) -> None:
 
 def test_roughly_time_ordered(small_world: World) -> None:
     ts = [e["timestamp"] for e in small_world.exchanges]
-    inversions = sum(1 for a, b in zip(ts, ts[1:], strict=False) if b < a)
+    inversions = sum(1 for a, b in itertools.pairwise(ts) if b < a)
     assert inversions < 0.05 * len(ts)
 
 

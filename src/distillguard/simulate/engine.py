@@ -21,7 +21,7 @@ import numpy as np
 import yaml
 
 from ..contracts import CampaignTruth, TruthRow, write_truth
-from .actors import DAY_MS, Source, World, iso_ms
+from .actors import DAY_MS, Plan, Source, World, iso_ms
 from .campaigns import Campaign
 from .network import network_pools
 from .populations import benign_sources
@@ -128,14 +128,36 @@ def _write_registry(
     return files
 
 
+def _lifetimes(sources: list[Source]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per source: when each account can first and last send (created / banned)."""
+    return [
+        (
+            np.asarray([max(a.active_from_ms, a.created_at_ms) for a in src.accounts], np.int64),
+            np.asarray([a.active_until_ms for a in src.accounts], np.int64),
+        )
+        for src in sources
+    ]
+
+
 def _day_plan(
-    sources: list[Source], seed: int, day: int, day_ms: int, w: World
+    sources: list[Source],
+    lives: list[tuple[np.ndarray, np.ndarray]],
+    seed: int,
+    day: int,
+    day_ms: int,
+    w: World,
 ) -> tuple[np.ndarray, ...] | None:
     parts = []
     for si, src in enumerate(sources):
         p = src.plan(day, day_ms, _rng(seed, "plan", src.group, src.actor, str(day)))
         if p is None or len(p.ts) == 0:
             continue
+        frm, until = lives[si]
+        ok = (p.ts >= frm[p.acct]) & (p.ts < until[p.acct])
+        if not ok.all():
+            p = Plan(
+                *(getattr(p, f)[ok] for f in ("ts", "acct", "conv", "turn", "kind", "out_tok"))
+            )
         parts.append((np.full(len(p.ts), si, np.int16), p))
     if not parts:
         return None
@@ -169,13 +191,14 @@ def simulate(
     w, sources = build_sources(s, seed, scale)
     files = _write_registry(out, s, w, sources, seed, scale)
     n_days = math.ceil(s.days * s.periods)
+    lives = _lifetimes(sources)
     by_group: dict[str, int] = {}
     attack = 0
     n = 0
     with ExchangeWriter(out, fmt) as writer:
         for day in range(n_days):
             day_ms = w.start_ms + day * DAY_MS
-            plan = _day_plan(sources, seed, day, day_ms, w)
+            plan = _day_plan(sources, lives, seed, day, day_ms, w)
             if plan is None:
                 continue
             src_id, ts, acct, conv, turn, kind, out_tok = plan

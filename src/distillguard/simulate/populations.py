@@ -234,7 +234,12 @@ class Hobby(_Base):
                 access_path=path,
                 tz=tz,
                 weight=float(rng.gamma(0.8, 1.25)),
-                extra={"max_tokens": [1024, 2048, 4096, 8192][int(rng.integers(4))]},
+                extra={
+                    "max_tokens": [1024, 2048, 4096, 8192][int(rng.integers(4))],
+                    "effort": [None, None, "low", "medium", "high"][int(rng.integers(5))]
+                    if api.startswith("openai")
+                    else None,
+                },
             )
             if rng.random() < 0.003:  # a few accounts banned for unrelated reasons (chargebacks)
                 a.status = "banned"
@@ -256,6 +261,7 @@ class Hobby(_Base):
             turns=_chat_turns(self.w, conv, turn),
             out_tokens=out_tok,
             max_tokens=8192 if console else acct.extra["max_tokens"],
+            reasoning_effort=acct.extra.get("effort"),
             stream=True if console else (u[1] < 0.3 or None),
         )
         return self._envelope(acct, u, call)
@@ -273,10 +279,8 @@ class ProductionApp(_Base):
         for i in range(w.scaled(spec.apps, 1)):
             cloud = _CLOUDS[int(rng.integers(3))]
             ips = w.net.block(cloud, rng, int(rng.integers(2, 7)))
-            sdk = _sdk(
-                rng, ["anthropic-sdk-python", "openai-python", "openai-node"], [0.45, 0.35, 0.2]
-            )
-            path = cloud if cloud != "cloud:azure" and rng.random() < 0.3 else "api"
+            sdk = ["anthropic-sdk-python", "openai-python", "openai-node"][i % 3]
+            path = cloud if cloud != "cloud:azure" and i % 4 == 3 else "api"
             client = (
                 cloud_client(rng, path, ips)
                 if path != "api"
@@ -301,6 +305,7 @@ class ProductionApp(_Base):
                 extra={
                     "tpl": (i * 7 + int(rng.integers(len(APP_TEMPLATES)))) % len(APP_TEMPLATES),
                     "temperature": [0.0, 0.2, 0.7][int(rng.integers(3))],
+                    "end_users": i % 2 == 0,  # consumer apps pass their user id
                     "model": w.models[-1][0] if w.models[-1][1] <= w.start_ms else w.models[0][0],
                 },
             )
@@ -334,7 +339,7 @@ class ProductionApp(_Base):
             max_tokens=512,
             temperature=acct.extra["temperature"],
             response_format=fmt if acct.api.startswith("openai") else None,
-            end_user=f"user-{(conv * 2654435761) % 50_000}" if acct.extra["tpl"] % 2 else None,
+            end_user=f"user-{(conv * 2654435761) % 50_000}" if acct.extra["end_users"] else None,
         )
         return self._envelope(acct, u, call)
 
@@ -348,12 +353,13 @@ class Enterprise(_Base):
         super().__init__(w)
         self.spec = spec
         when = np.datetime64(w.start_ms, "ms").astype(object).date()
-        for _ in range(w.scaled(spec.orgs, 1)):
+        for i in range(w.scaled(spec.orgs, 1)):
             lo, hi = spec.accounts_per_org
             k = max(1, w.scaled(int(rng.integers(lo, hi + 1)), 1))
-            cloud = _CLOUDS[int(rng.integers(3))]
+            # enterprises buy through their cloud (Bedrock / Vertex style) about half the time
+            path = ["cloud:aws", "api", "cloud:gcp", "api"][i % 4]
+            cloud = path if path != "api" else _CLOUDS[int(rng.integers(3))]
             nat = w.net.block(cloud, rng, int(rng.integers(4, 12)))
-            path = cloud if cloud != "cloud:azure" and rng.random() < 0.5 else "api"
             sdk = _sdk(rng, ["anthropic-sdk-python", "openai-python"], [0.6, 0.4])
             client = (
                 cloud_client(rng, path, nat)

@@ -195,12 +195,12 @@ class Reseller(_Base):
         super().__init__(w)
         self.spec = spec
         when = np.datetime64(w.start_ms, "ms").astype(object).date()
-        for _ in range(w.scaled(spec.resellers, 1)):
+        for i in range(w.scaled(spec.resellers, 1)):
             cloud = ["cloud:other", "cloud:aws", "cloud:gcp"][int(rng.integers(3))]
             ips = w.net.block(cloud, rng, int(rng.integers(4, 16)))
-            sdk = _sdk(
-                rng, ["openai-python", "openai-node", "anthropic-sdk-python"], [0.4, 0.4, 0.2]
-            )
+            sdk = ["openai-python", "openai-node", "anthropic-sdk-python"][
+                i % 3
+            ]  # routers speak OpenAI mostly
             client = sdk_client(w.net, rng, sdk, when, ips)
             pay, org, dom = (
                 hex_id(rng, "pm_", 12),
@@ -259,6 +259,7 @@ class Reseller(_Base):
             max_tokens=[1024, 4096, 8192][conv % 3],
             temperature=[None, 0.7, 1.0][conv % 3],
             end_user=f"eu_{(conv * 2654435761) % 1_000_003:07x}",
+            reasoning_effort="medium" if conv % 5 == 0 and acct.api.startswith("openai") else None,
             stream=bool(conv % 2),
             stop="tool" if tools else "end",
         )
