@@ -359,8 +359,10 @@ def graph_svg(
     pad = 24
     scale = (size / 2 - pad) / span
     xy = pos * scale + size / 2
-    kinds = sorted({k for _, _, k, _ in kept})
-    colour = {k: PALETTE[i % len(PALETTE)] for i, k in enumerate(kinds)}
+    # colour by an edge's first (primary) evidence kind; "a+b" edges list all in the tooltip
+    kinds = sorted({k.split("+")[0] for _, _, k, _ in kept})
+    primary = {k: PALETTE[i % len(PALETTE)] for i, k in enumerate(kinds)}
+    colour = {k: primary[k.split("+")[0]] for _, _, k, _ in kept}
     legend_h = 16 * math.ceil(len(kinds) / 3) if kinds else 0
     total_h = size + 20 + legend_h
     wmax = max((wt for *_, wt in kept), default=1.0) or 1.0
@@ -388,7 +390,7 @@ def graph_svg(
         lx = (i % 3) * (size // 3)
         ly = size + 32 + 16 * (i // 3)
         parts.append(
-            f"<rect x='{lx}' y='{ly - 9}' width='10' height='10' fill='{colour[k]}'/>"
+            f"<rect x='{lx}' y='{ly - 9}' width='10' height='10' fill='{primary[k]}'/>"
             f"<text x='{lx + 14}' y='{ly}' font-size='11'>{esc(k[:28])}</text>"
         )
     parts.append("</svg>")
