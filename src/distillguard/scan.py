@@ -168,6 +168,7 @@ def detect(
             flag=cfg.policy.flag,
             min_members=cfg.min_members,
             firm=cfg.scoring.firm_link,
+            seen=det.seen,
         )
         _attribute(store, det.campaigns)
     return det
