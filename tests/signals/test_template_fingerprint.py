@@ -32,7 +32,7 @@ def test_filled_numbers_names_and_quotes_keep_the_skeleton(ctx: SignalContext) -
         'Translate "see you tomorrow" for my friend Bob, who lives at 10 Downing St, in 12 words.',
     ]
     a, b = _sig(texts, ctx)
-    assert a["skeleton_hash"] == b["skeleton_hash"]
+    assert a["template_frame"] == b["template_frame"]
     assert a["template_id"] == b["template_id"]
     assert a["prompt_hash"] != b["prompt_hash"]
 

@@ -89,6 +89,11 @@ class CapabilityDetector:
             "capability_cues": (pa.string(), "`;`-joined ids of the capability rules that fired."),
         }
 
+    @property
+    def rules_used(self) -> list[Rule]:
+        """Every text rule this detector evaluates (the registry prefetches them)."""
+        return list(self._flat)
+
     def analyze(self, view: ExchangeView) -> dict[str, pa.Array]:
         """Score the batch."""
         n = view.num_rows

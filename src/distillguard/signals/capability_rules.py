@@ -37,7 +37,7 @@ CAPABILITY_RULES: dict[str, tuple[Rule, ...]] = {
         ),
         Rule(
             "write_code",
-            r"\b(write|implement|create|generate|complete|fix|debug|refactor|optimi[sz]e)\b.{0,40}\b(code|function|program|script|class|method|algorithm|snippet|regex|query|api|endpoint)\b",
+            r"\b(write|implement|create|generate|complete|fix|debug|refactor|optimi[sz]e)\b[^.!?\n]*\b(code|function|program|script|class|method|algorithm|snippet|regex|query|api|endpoint)\b",
             1.5,
         ),
         Rule(
@@ -64,10 +64,10 @@ CAPABILITY_RULES: dict[str, tuple[Rule, ...]] = {
             r"\b(solve|equation|integral|derivative|prove|theorem|lemma|probability|polynomial|matrix|eigen\w*|prime|modulo|factori[sz]|inequality|geometry|triangle|algebra|calculus|combinatori\w*)\b",
             1.2,
         ),
-        Rule("latex", r"\\(frac|sqrt|sum|int|boxed|cdot|times|le|ge|pi)\b|\$[^$\n]{1,80}\$", 1.2),
+        Rule("latex", r"\\(frac|sqrt|sum|int|boxed|cdot|times|le|ge|pi)\b|\$[^$\n]+\$", 1.2),
         Rule(
             "word_problem",
-            r"\bhow (many|much)\b.{0,160}\?|\b(what is the (value|sum|product|probability|remainder))\b",
+            r"\bhow (many|much)\b[^?]*\?|\b(what is the (value|sum|product|probability|remainder))\b",
             1.0,
         ),
         Rule(
@@ -116,7 +116,7 @@ CAPABILITY_RULES: dict[str, tuple[Rule, ...]] = {
         ),
         Rule(
             "analyse",
-            r"\b(analy[sz]e|summari[sz]e|extract|classify|categori[sz]e) (this|the|these|following)\b.{0,30}\b(data|table|report|records|logs|results|numbers|figures|reviews)\b",
+            r"\b(analy[sz]e|summari[sz]e|extract|classify|categori[sz]e) (this|the|these|following)\b[^.!?\n]*\b(data|table|report|records|logs|results|numbers|figures|reviews)\b",
             1.5,
         ),
         Rule("table_text", r"(\|[^|\n]+){3,}\|", 1.0),
@@ -129,7 +129,7 @@ CAPABILITY_RULES: dict[str, tuple[Rule, ...]] = {
     "writing_chat": (
         Rule(
             "compose",
-            r"\b(write|draft|compose|create)\b.{0,40}\b(email|letter|essay|story|stories|poem|haiku|sonnet|limerick|blog|post|article|speech|cover letter|tweet|caption|slogan|lyrics|script|review|summary|bio|newsletter|toast|eulogy|joke)s?\b",
+            r"\b(write|draft|compose|create)\b[^.!?\n]*\b(email|letter|essay|story|stories|poem|haiku|sonnet|limerick|blog|post|article|speech|cover letter|tweet|caption|slogan|lyrics|script|review|summary|bio|newsletter|toast|eulogy|joke)s?\b",
             1.5,
         ),
         Rule(
@@ -148,12 +148,12 @@ CAPABILITY_RULES: dict[str, tuple[Rule, ...]] = {
     "grading_judging": (
         Rule(
             "judge_task",
-            r"\b(grade|score|rate|evaluate|assess|judge|critique)\b.{0,40}\b(answer|response|output|completion|solution|essay|submission|assistant)s?\b",
+            r"\b(grade|score|rate|evaluate|assess|judge|critique)\b[^.!?\n]*\b(answer|response|output|completion|solution|essay|submission|assistant)s?\b",
             2.0,
         ),
         Rule(
             "pairwise",
-            r"\b(which (response|answer|assistant|output) is better|assistant a|response a\b.{0,400}response b|\[\[a\]\]|\[\[b\]\])",
+            r"\b(which (response|answer|assistant|output) is better|assistant a|response a\b.*response b|\[\[a\]\]|\[\[b\]\])",
             2.0,
         ),
         Rule(
@@ -176,7 +176,7 @@ CAPABILITY_RULES: dict[str, tuple[Rule, ...]] = {
     "safety_rewrite": (
         Rule(
             "refusal_rewrite",
-            r"\b(rewrite|rephrase|reword|transform)\b.{0,60}\b(harmful|unsafe|toxic|offensive|explicit|refus\w*|jailbreak|policy)\b",
+            r"\b(rewrite|rephrase|reword|transform)\b[^.!?\n]*\b(harmful|unsafe|toxic|offensive|explicit|refus\w*|jailbreak|policy)\b",
             2.0,
         ),
         Rule(

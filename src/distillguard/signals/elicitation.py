@@ -26,7 +26,7 @@ LARGE_THINKING_BUDGET = 8_000
 ELICITATION_RULES: tuple[Rule, ...] = (
     Rule(
         "reason.step_by_step",
-        r"step[- ]by[- ]step|\bstep \d\b.{0,40}\bstep \d\b|one step at a time",
+        r"step[- ]by[- ]step|\bstep \d\b[^\n]*\bstep \d\b|one step at a time",
         1.0,
     ),
     Rule(
@@ -46,7 +46,7 @@ ELICITATION_RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "hidden.reveal",
-        r"\b(reveal|show|output|print|include|share|copy|dump|repeat)\b.{0,30}\b(hidden|internal|private|inner|raw|full|complete|entire)\b.{0,20}\b(reasoning|thoughts?|thinking|monologue|chain[- ]of[- ]thought|scratchpad|trace)\b",
+        r"\b(reveal|show|output|print|include|share|copy|dump|repeat)\b[^.!?\n]*\b(hidden|internal|private|inner|raw|full|complete|entire)\b[^.!?\n]*\b(reasoning|thoughts?|thinking|monologue|chain[- ]of[- ]thought|scratchpad|trace)\b",
         2.0,
     ),
     Rule("hidden.tags", r"<(thinking|think|scratchpad|reasoning)>", 1.5),
@@ -57,12 +57,12 @@ ELICITATION_RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "judge.grade",
-        r"\b(grade|score|rate|evaluate|assess|judge)\b.{0,40}\b(answer|response|output|completion|solution|submission)s?\b",
+        r"\b(grade|score|rate|evaluate|assess|judge)\b[^.!?\n]*\b(answer|response|output|completion|solution|submission)s?\b",
         1.5,
     ),
     Rule(
         "judge.pairwise",
-        r"\b(which (response|answer|assistant|output) is better|response a\b.{0,400}response b|assistant a\b.{0,400}assistant b|\[\[a\]\]|\[\[b\]\])",
+        r"\b(which (response|answer|assistant|output) is better|response a\b.*response b|assistant a\b.*assistant b|\[\[a\]\]|\[\[b\]\])",
         1.5,
     ),
     Rule(
@@ -108,6 +108,11 @@ class ElicitationDetector:
 
     def __init__(self, rules: tuple[Rule, ...] = ELICITATION_RULES) -> None:
         self.rules = rules
+
+    @property
+    def rules_used(self) -> list[Rule]:
+        """Every text rule this detector evaluates (the registry prefetches them)."""
+        return list(self.rules)
 
     def analyze_one(self, text: RowText) -> dict[str, Any]:
         """Score one exchange; same answer as :meth:`analyze` on a batch holding it."""

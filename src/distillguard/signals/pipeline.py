@@ -9,7 +9,9 @@ the ``exchange_signals`` table that per-account features read.
 from __future__ import annotations
 
 import os
+from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -219,13 +221,15 @@ def materialise(
     progress: Callable[[int, int], None] | None = None,
     *,
     batch_size: int = 65_536,
+    workers: int = 2,
 ) -> int:
     """Compute signals for every exchange in ``store`` into table ``exchange_signals``.
 
     Streams batches; replaces the table on re-run (idempotent). Then learns the
     template vocabulary of the corpus (saved as table ``template_vocabulary``, and set on
     ``ctx`` so later single-event calls agree) and resolves ``template_id`` with it.
-    ``progress(done, total)`` is called after each batch. Returns rows written.
+    ``progress(done, total)`` is called after each batch; ``workers`` threads compute
+    batches. Returns rows written.
     """
     total = store.count("exchanges")
     schema = ctx.schema
@@ -235,19 +239,32 @@ def materialise(
     con.register("_sig_empty", schema.empty_table())
     con.execute(f"CREATE TABLE {tmp} AS SELECT * FROM _sig_empty")
     con.unregister("_sig_empty")
-    # read on a second cursor: a statement on the same connection would end the stream
+    ctx.use_templates(TemplateVocabulary())  # pass 1: every template id is its frame
+    # read on a second cursor: a statement on the same connection would end the stream.
+    # Batches are computed on ``workers`` threads (Arrow's kernels and DuckDB release the
+    # GIL, so one batch's regex kernels overlap another's Python work) and written in order.
     reader = con.cursor()
     done = 0
+    pending: deque[Future[pa.RecordBatch]] = deque()
+
+    def write(sig: pa.RecordBatch) -> None:
+        nonlocal done
+        con.register("_sig_batch", sig)
+        con.execute(f"INSERT INTO {tmp} SELECT * FROM _sig_batch")
+        con.unregister("_sig_batch")
+        done += sig.num_rows
+        if progress is not None:
+            progress(done, total)
+
     try:
-        stream = reader.execute("SELECT * FROM exchanges").to_arrow_reader(batch_size)
-        for batch in stream:
-            sig = compute_signals(batch, ctx)
-            con.register("_sig_batch", sig)
-            con.execute(f"INSERT INTO {tmp} SELECT * FROM _sig_batch")
-            con.unregister("_sig_batch")
-            done += sig.num_rows
-            if progress is not None:
-                progress(done, total)
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            stream = reader.execute("SELECT * FROM exchanges").to_arrow_reader(batch_size)
+            for batch in stream:
+                pending.append(pool.submit(compute_signals, batch, ctx))
+                if len(pending) > workers:
+                    write(pending.popleft().result())
+            while pending:
+                write(pending.popleft().result())
     finally:
         reader.close()
     # learn the corpus's templates, then resolve every template id against them
@@ -255,20 +272,23 @@ def materialise(
     ctx.use_templates(vocab)
     con.execute("BEGIN")
     vocab.save(store)
-    con.execute(f"DROP TABLE IF EXISTS {SIGNALS_TABLE}")
+    # pass 1 wrote every template id as its frame; rows whose best-supported key is the
+    # head or tail change now (joined by row id)
     con.execute(
-        f"""CREATE TABLE {SIGNALS_TABLE} AS SELECT s.* REPLACE (
-                CASE WHEN greatest(coalesce(h.support, 0), coalesce(t.support, 0))
-                          > coalesce(f.support, 0)
-                      AND greatest(coalesce(h.support, 0), coalesce(t.support, 0)) >= {MIN_SUPPORT}
-                     THEN CASE WHEN coalesce(h.support, 0) >= coalesce(t.support, 0)
-                               THEN s.template_head ELSE s.template_tail END
-                     ELSE s.template_frame END AS template_id)
-            FROM {tmp} s
-            LEFT JOIN {TemplateVocabulary.TABLE} f ON f.key = s.template_frame
-            LEFT JOIN {TemplateVocabulary.TABLE} h ON h.key = s.template_head
-            LEFT JOIN {TemplateVocabulary.TABLE} t ON t.key = s.template_tail"""
+        f"""UPDATE {tmp} SET template_id = r.tid FROM (
+                SELECT s.rowid AS rid,
+                    CASE WHEN coalesce(h.support, 0) >= coalesce(t.support, 0)
+                         THEN s.template_head ELSE s.template_tail END AS tid
+                FROM {tmp} s
+                LEFT JOIN {TemplateVocabulary.TABLE} f ON f.key = s.template_frame
+                LEFT JOIN {TemplateVocabulary.TABLE} h ON h.key = s.template_head
+                LEFT JOIN {TemplateVocabulary.TABLE} t ON t.key = s.template_tail
+                WHERE greatest(coalesce(h.support, 0), coalesce(t.support, 0))
+                      > coalesce(f.support, 0)
+                  AND greatest(coalesce(h.support, 0), coalesce(t.support, 0)) >= {MIN_SUPPORT}
+            ) r WHERE {tmp}.rowid = r.rid"""
     )
-    con.execute(f"DROP TABLE {tmp}")
+    con.execute(f"DROP TABLE IF EXISTS {SIGNALS_TABLE}")
+    con.execute(f"ALTER TABLE {tmp} RENAME TO {SIGNALS_TABLE}")
     con.execute("COMMIT")
     return done

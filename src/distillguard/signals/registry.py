@@ -72,7 +72,36 @@ class ExchangeView:
         )
         #: Intermediate results detectors share within this batch (e.g. ``system_hash``).
         self.derived: dict[str, pa.Array] = {}
+        self._hits: dict[str, dict[str, np.ndarray]] = {}
         self.has_prompt = pc.is_valid(batch.column("last_user_text")).to_numpy(zero_copy_only=False)
+
+    def prefetch(self, rules: Sequence[Rule]) -> None:
+        """Match these rules in one pass per field now (detectors then read the cache)."""
+        for field in ("prompt", "system"):
+            pats = [r.pattern for r in rules if r.field == field]
+            if pats:
+                self.pattern_hits(field, pats)
+
+    def pattern_hits(self, field: str, patterns: Sequence[str]) -> dict[str, np.ndarray]:
+        """Per-row booleans for RE2 ``patterns`` over the ``field`` texts (cached)."""
+        cache = self._hits.setdefault(field, {})
+        todo = sorted({p for p in patterns if p not in cache})
+        if todo:
+            texts, index = self.texts(field)
+            n_text = len(texts)
+            matrix = np.zeros((len(todo), n_text + 1), dtype=bool)  # last column: no text
+            if n_text:
+                match = rule_set(tuple(todo)).Match
+                blobs = pc.cast(texts, pa.binary()).to_pylist()
+                for j, blob in enumerate(blobs):
+                    if blob is not None:
+                        found = match(blob)
+                        if found:
+                            matrix[found, j] = True
+            rows = pc.fill_null(index, n_text).to_numpy(zero_copy_only=False)
+            for k, p in enumerate(todo):
+                cache[p] = matrix[k, rows]
+        return {p: cache[p] for p in patterns}
 
     def column(self, name: str) -> pa.Array:
         """A column of the underlying exchange batch."""
@@ -102,17 +131,21 @@ def _distinct_lower(col: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, pa.Array
 
 
 def match_rules(view: ExchangeView, rules: Sequence[Rule]) -> dict[str, np.ndarray]:
-    """Evaluate rules on the distinct texts; returns rule id -> boolean per row."""
+    """Evaluate rules on the distinct texts; returns rule id -> boolean per row.
+
+    All rules on one field run as one RE2 set: a single linear pass per distinct text
+    finds every rule that matches (cached on the view, so detectors that share the
+    registry's :meth:`ExchangeView.prefetch` share that pass).
+    """
     out: dict[str, np.ndarray] = {}
-    for rule in rules:
-        texts, index = view.texts(rule.field)
-        if len(texts) == 0:
-            out[rule.id] = np.zeros(view.num_rows, dtype=bool)
+    for field in ("prompt", "system"):
+        mine = [r for r in rules if r.field == field]
+        if not mine:
             continue
-        hit = pc.fill_null(pc.match_substring_regex(texts, rule.pattern), False)
-        rows = pc.fill_null(hit.take(index), False)
-        out[rule.id] = rows.to_numpy(zero_copy_only=False)
-    return out
+        hits = view.pattern_hits(field, [r.pattern for r in mine])
+        for r in mine:
+            out[r.id] = hits[r.pattern]
+    return {r.id: out[r.id] for r in rules}
 
 
 def join_cues(cues: dict[str, np.ndarray], n: int) -> pa.Array:
@@ -146,11 +179,13 @@ def rule_set(patterns: tuple[str, ...]) -> Any:
     """All ``patterns`` in one RE2 set (``google-re2``): one linear pass finds every rule
     that matches, with the engine Arrow's kernels use, so one exchange matches exactly
     what the batch path matches."""
-    rs = re2.Set.SearchSet(re2.Options())
+    opts = re2.Options()
+    opts.max_mem = 64 << 20
+    rs = re2.Set.SearchSet(opts)
     for p in patterns:
         rs.Add(p)
     rs.Compile()
-    return rs
+    return rs._set  # the compiled set itself: Match(bytes) -> indices
 
 
 class RowText:
@@ -171,15 +206,19 @@ class RowText:
 
 
 def match_rules_one(text: RowText, rules: Sequence[Rule]) -> dict[str, bool]:
-    """:func:`match_rules` for one exchange (one RE2 set pass per text field)."""
+    """:func:`match_rules` for one exchange (the same RE2 sets, one pass per field)."""
     out = dict.fromkeys((r.id for r in rules), False)
     for field in ("prompt", "system"):
         t = text.text(field)
         mine = [r for r in rules if r.field == field]
         if t is None or not mine:
             continue
-        for i in rule_set(tuple(r.pattern for r in mine)).Match(t) or ():
-            out[mine[i].id] = True
+        todo = sorted({r.pattern for r in mine})
+        found = {
+            todo[i] for i in (rule_set(tuple(todo)).Match(t.encode("utf-8", "surrogatepass")) or ())
+        }
+        for r in mine:
+            out[r.id] = r.pattern in found
     return out
 
 
@@ -254,6 +293,7 @@ class Registry:
     def analyze(self, view: ExchangeView) -> dict[str, pa.Array]:
         """Run every detector; returns all their columns."""
         out: dict[str, pa.Array] = {}
+        view.prefetch([r for d in self._detectors.values() for r in getattr(d, "rules_used", ())])
         for d in self._detectors.values():
             cols = d.analyze(view)
             missing = set(d.fields) - set(cols)

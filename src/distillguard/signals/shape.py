@@ -2,8 +2,8 @@
 
 A harvesting rig sends every request with the same knobs (model family, output cap,
 ``n``, tool set, turn count, system prompt, temperature, thinking / reasoning settings,
-response format); ordinary users vary them. The bucketed knobs are joined into
-``shape_key`` and hashed into ``shape_fp``.
+response format); ordinary users vary them. The bucketed knobs are joined into a
+readable key (:meth:`ShapeDetector.shape_key`) and hashed into ``shape_fp``.
 """
 
 from __future__ import annotations
@@ -48,6 +48,41 @@ def model_family_one(model: str | None) -> str | None:
     return None if model is None else compiled(_MODEL_SUFFIX).sub("", lower(model))
 
 
+def _turns_one(turns: int | None) -> int:
+    t = turns or 1
+    return 1 if t <= 1 else 2 if t == 2 else 4 if t <= 4 else 8 if t <= 8 else 16
+
+
+def _shape_key_one(text: RowText) -> str:
+    row = text.row
+    temp = row.get("temperature")
+
+    def s(v: Any) -> str:
+        if v is None:
+            return "-"
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        return str(v)
+
+    return "|".join(
+        s(v)
+        for v in (
+            model_family_one(row.get("model")),
+            _pow2_one(row.get("max_tokens")),
+            row.get("n_choices"),
+            row.get("tools_hash"),
+            _turns_one(row.get("n_user_turns")),
+            system_hash_one(text),
+            None if temp is None else round(temp * 100.0),
+            _pow2_one(row.get("thinking_budget")),
+            row.get("reasoning_effort"),
+            row.get("response_format"),
+            row.get("logprobs"),
+            row.get("stream"),
+        )
+    )
+
+
 def _turns_bucket(turns: np.ndarray) -> np.ndarray:
     return np.select([turns <= 1, turns == 2, turns <= 4, turns <= 8], [1, 2, 4, 8], 16)
 
@@ -60,54 +95,27 @@ class ShapeDetector:
         "model_family": (pa.string(), "Requested model without date/version suffix."),
         "max_tokens_bucket": (pa.int64(), "Output cap rounded up to a power of two (0: none)."),
         "turns_bucket": (pa.int32(), "User turns bucketed: 1, 2, 4 (3-4), 8 (5-8), 16 (9+)."),
-        "shape_key": (
+        "shape_fp": (
             pa.string(),
-            "Readable request shape: family|max_tokens bucket|n|tools hash|turns bucket|"
-            "system hash|temperature x100|thinking bucket|effort|response format|logprobs|stream.",
+            "Hash of the request shape: family|max_tokens bucket|n|tools hash|turns bucket|"
+            "system hash|temperature x100|thinking bucket|effort|response format|logprobs|"
+            "stream (see ShapeDetector.shape_key).",
         ),
-        "shape_fp": (pa.string(), "Hash of shape_key."),
     }
+
+    @staticmethod
+    def shape_key(row: dict[str, Any]) -> str:
+        """The readable request shape of one exchange (what ``shape_fp`` hashes)."""
+        return _shape_key_one(RowText(row))
 
     def analyze_one(self, text: RowText) -> dict[str, Any]:
         """Fingerprint one exchange; same answer as :meth:`analyze`."""
         row = text.row
-        fam = model_family_one(row.get("model"))
-        mtb = _pow2_one(row.get("max_tokens"))
-        thb = _pow2_one(row.get("thinking_budget"))
-        turns = row.get("n_user_turns") or 1
-        tb = 1 if turns <= 1 else 2 if turns == 2 else 4 if turns <= 4 else 8 if turns <= 8 else 16
-        temp = row.get("temperature")
-
-        def s(v: Any) -> str:
-            if v is None:
-                return "-"
-            if isinstance(v, bool):
-                return "true" if v else "false"
-            return str(v)
-
-        key = "|".join(
-            s(v)
-            for v in (
-                fam,
-                mtb,
-                row.get("n_choices"),
-                row.get("tools_hash"),
-                tb,
-                system_hash_one(text),
-                None if temp is None else round(temp * 100.0),
-                thb,
-                row.get("reasoning_effort"),
-                row.get("response_format"),
-                row.get("logprobs"),
-                row.get("stream"),
-            )
-        )
         return {
-            "model_family": fam,
-            "max_tokens_bucket": mtb,
-            "turns_bucket": tb,
-            "shape_key": key,
-            "shape_fp": hash_one(key),
+            "model_family": model_family_one(row.get("model")),
+            "max_tokens_bucket": _pow2_one(row.get("max_tokens")),
+            "turns_bucket": _turns_one(row.get("n_user_turns")),
+            "shape_fp": hash_one(_shape_key_one(text)),
         }
 
     def analyze(self, view: ExchangeView) -> dict[str, pa.Array]:
@@ -148,6 +156,5 @@ class ShapeDetector:
             "model_family": fam,
             "max_tokens_bucket": pa.array(mtb),
             "turns_bucket": pa.array(tb),
-            "shape_key": key,
             "shape_fp": hash_distinct(key),
         }

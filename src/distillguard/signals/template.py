@@ -4,8 +4,6 @@ Campaigns send one prompt template filled with many dataset items. The prompt is
 normalised (code blocks, URLs, e-mail addresses, quoted strings, mid-sentence proper
 names and numbers masked; case and whitespace folded) into a *skeleton*:
 
-* ``skeleton_hash``: the whole skeleton; equal when only numbers / names / quoted
-  values differ;
 * ``template_frame`` / ``template_head`` / ``template_tail``: the skeleton's first
   and last :data:`FRAME_TOKENS` tokens together, the first alone and the last alone
   (each the whole skeleton when short);
@@ -16,7 +14,8 @@ names and numbers masked; case and whitespace folded) into a *skeleton*:
 * ``prompt_hash``: the exact prompt (case and whitespace folded), for novelty: does an
   account ask each item once (a dataset sweep)?
 
-All of it is computed once per distinct prompt with Arrow's RE2 kernels.
+All of it is computed once per distinct prompt with Arrow's RE2 kernels; the single
+exchange path applies the same patterns with Python's ``re`` (ASCII classes, as RE2).
 """
 
 from __future__ import annotations
@@ -61,11 +60,11 @@ MASKS: tuple[tuple[str, str, bool], ...] = (
     (r"\"[^\"\n]{0,200}\"|“[^”\n]{0,200}”|`[^`\n]{1,200}`", " <str> ", False),
     (r"([a-z0-9,;:] )[A-Z][\w'’-]*", r"\1<ent>", False),
     (r"\d+(?:[.,:/]\d+)*", "<n>", True),
-    (r"[ \t\n\f\r]+", " ", True),
+    (r"[ \t\n\f\r]{2,}|[\t\n\f\r]", " ", True),
 )
 
 #: Whitespace as RE2 means ``\s`` (Python's ``re`` adds ``\v``): spelled out for both.
-_WS = r"[ \t\n\f\r]+"
+_WS = r"[ \t\n\f\r]{2,}|[\t\n\f\r]"
 
 
 def skeletons(texts: pa.Array) -> pa.Array:
@@ -100,23 +99,25 @@ def fold(text: str) -> str:
 
 
 def _keys_one(skel: str) -> tuple[str, str, str]:
-    tokens = skel.split()
-    if len(tokens) <= 2 * FRAME_TOKENS:
+    if skel.count(" ") < 2 * FRAME_TOKENS:
         return skel, skel, skel
-    head = " ".join(tokens[:FRAME_TOKENS])
-    tail = " ".join(tokens[-FRAME_TOKENS:])
+    head = " ".join(skel.split(" ", FRAME_TOKENS)[:FRAME_TOKENS])
+    tail = " ".join(skel.rsplit(" ", FRAME_TOKENS)[-FRAME_TOKENS:])
     return f"{head} … {tail}", f"^{head}", f"{tail}$"
 
 
 def _keys(skel: pa.Array) -> tuple[pa.Array, pa.Array, pa.Array]:
-    """Frame, head and tail texts of skeletons (all three are the skeleton when short)."""
-    tokens = pc.utf8_split_whitespace(skel)
-    n_tok = pc.list_value_length(tokens)
-    head = pc.binary_join(pc.list_slice(tokens, 0, FRAME_TOKENS), " ")
-    rtok = pc.utf8_split_whitespace(pc.utf8_reverse(skel))
-    tail = pc.utf8_reverse(pc.binary_join(pc.list_slice(rtok, 0, FRAME_TOKENS), " "))
+    """Frame, head and tail texts of skeletons (all three are the skeleton when short).
+
+    Skeletons have single spaces between tokens, so splitting on ``" "`` with a split
+    limit finds the first and last :data:`FRAME_TOKENS` tokens without a full split.
+    """
+    head_parts = pc.split_pattern(skel, " ", max_splits=FRAME_TOKENS)
+    head = pc.binary_join(pc.list_slice(head_parts, 0, FRAME_TOKENS), " ")
+    tail_parts = pc.split_pattern(skel, " ", max_splits=FRAME_TOKENS, reverse=True)
+    tail = pc.binary_join(pc.list_slice(tail_parts, 1, FRAME_TOKENS + 1), " ")
+    short = pc.less(pc.count_substring(skel, " "), 2 * FRAME_TOKENS)
     framed = pc.binary_join_element_wise(head, tail, " … ")
-    short = pc.less_equal(n_tok, 2 * FRAME_TOKENS)
     return (
         pc.if_else(short, skel, framed),
         pc.if_else(short, skel, pc.binary_join_element_wise("^", head, "")),
@@ -230,10 +231,6 @@ class TemplateDetector:
     name = "template"
     fields: dict[str, tuple[pa.DataType, str]] = {  # noqa: RUF012
         "prompt_hash": (pa.string(), "Hash of the last user turn, case and whitespace folded."),
-        "skeleton_hash": (
-            pa.string(),
-            "Hash of the prompt skeleton (numbers, names, quotes, code, URLs masked).",
-        ),
         "template_id": (
             pa.string(),
             "Prompt template: the frame, head or tail key that the corpus shows many "
@@ -261,7 +258,6 @@ class TemplateDetector:
                 dict.fromkeys(
                     (
                         "prompt_hash",
-                        "skeleton_hash",
                         "template_id",
                         "template_frame",
                         "template_head",
@@ -275,7 +271,6 @@ class TemplateDetector:
         frame, head, tail = (hash_one(k) for k in _keys_one(skel))
         out.update(
             prompt_hash=hash_one(fold(raw)),
-            skeleton_hash=hash_one(skel),
             template_id=self.vocabulary.resolve_one(frame, head, tail),
             template_frame=frame,
             template_head=head,
@@ -293,8 +288,7 @@ class TemplateDetector:
         frame, head, tail = (hash_distinct(k) for k in _keys(skel))
         template = self.vocabulary.resolve(frame, head, tail)
         return {
-            "prompt_hash": hash_distinct(folded).take(idx),
-            "skeleton_hash": hash_distinct(skel).take(idx),
+            "prompt_hash": hash_distinct(folded, distinct=True).take(idx),
             "template_id": template.take(idx),
             "template_frame": frame.take(idx),
             "template_head": head.take(idx),
