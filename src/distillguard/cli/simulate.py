@@ -19,8 +19,9 @@ __all__ = ["simulate_command"]
 @app.command("simulate")
 def simulate_command(
     out: Annotated[
-        Path, typer.Option("--out", help="Folder to write exchanges, accounts and truth into.")
-    ],
+        Path | None,
+        typer.Option("--out", help="Folder to write exchanges, accounts and truth into."),
+    ] = None,
     scenario: Annotated[
         str, typer.Option("--scenario", help="Built-in scenario name or a YAML file.")
     ] = "default",
@@ -52,6 +53,8 @@ def simulate_command(
         for name in builtin_scenarios():
             console.print(f"{name}: {load_scenario(name).description.strip()}")
         return
+    if out is None:
+        raise ConfigError("--out DIR is required")
     if fmt not in FORMATS:
         raise ConfigError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     if scale <= 0:

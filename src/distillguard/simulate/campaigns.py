@@ -49,13 +49,14 @@ ORDINARY, COT, GRADER, TOOLS, COMPUTER, DATA, CODING = range(7)
 KIND_NAMES = ("ordinary", "cot", "grader", "tool_agent", "computer_use", "data_analysis", "coding")
 LAST = 64  # flag bit: last turn of its conversation
 
-_MIX = {  # kind shares of the distillation part, turns per conversation, output tokens (median, sigma)
+# per archetype: kind shares of the distillation part, turns per conversation, output tokens (median, sigma)
+_MIX: dict[str, tuple[dict[int, float], float, tuple[float, float]]] = {
     "reasoning_grader": ({COT: 0.6, GRADER: 0.4}, 1.15, (2200, 0.6)),
     "agentic": ({TOOLS: 0.5, DATA: 0.25, COMPUTER: 0.25}, 5.0, (420, 0.7)),
     "agentic_coding": ({CODING: 1.0}, 12.0, (1200, 0.9)),
     "hydra": ({COT: 0.35, GRADER: 0.1, TOOLS: 0.25, CODING: 0.3}, 2.0, (1500, 0.8)),
 }
-_SYSTEMS = {
+_SYSTEMS: dict[str, list[str | None]] = {
     "reasoning_grader": [
         None,
         "You are a world-class expert problem solver. Always show your complete reasoning.",
@@ -65,7 +66,7 @@ _SYSTEMS = {
         "You are a helpful assistant with access to tools. Call a tool when it helps answer the user's request; otherwise answer directly.",
         "You are an autonomous agent. Plan, call tools, observe results, and continue until the task is complete.",
     ],
-    "agentic_coding": CODING_SYSTEMS,
+    "agentic_coding": list(CODING_SYSTEMS),
     "hydra": [None, "You are a helpful assistant."],
 }
 _COMPUTER_TASKS = [

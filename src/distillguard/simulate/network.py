@@ -243,7 +243,7 @@ class NetworkPools:
         )
         tbl = pacsv.read_csv(path, read_options=opts, convert_options=conv)
         org = tbl.column("org")
-        kinds = {"campus": ("University", "College")}
+        kinds: dict[str, tuple[str, ...]] = {"campus": ("University", "College")}
         kinds.update({f"res:{r}": kws for r, (kws, _) in RESIDENTIAL_REGIONS.items()})
         taken = pc.is_null(org)
         for kind, kws in kinds.items():

@@ -490,7 +490,7 @@ def benign_sources(s: sc.Scenario, w: World, rng_for: Any) -> list[Source]:
 
     p = s.populations
     out: list[Source] = []
-    for name, cls, spec in (
+    table: list[tuple[str, Any, Any]] = [
         ("hobby", Hobby, p.hobby),
         ("production_app", ProductionApp, p.production_app),
         ("enterprise", Enterprise, p.enterprise),
@@ -498,7 +498,8 @@ def benign_sources(s: sc.Scenario, w: World, rng_for: Any) -> list[Source]:
         ("university_class", UniversityClass, p.university_class),
         ("coding_agent", CodingAgent, p.coding_agent),
         ("reseller", Reseller, p.reseller),
-    ):
+    ]
+    for name, cls, spec in table:
         first = next(iter(type(spec).model_fields))
         if getattr(spec, first) > 0:
             out.append(cls(spec, w, rng_for(name)))

@@ -301,7 +301,7 @@ def _jsonl(path: Path) -> list[dict[str, Any]]:
         return []
     opener = gzip.open if path.suffix == ".gz" else open
     out = []
-    with opener(path, "rt", encoding="utf-8") as fh:  # type: ignore[operator]
+    with opener(path, "rt", encoding="utf-8") as fh:
         for ln in fh:
             ln = ln.strip()
             if ln:

@@ -62,60 +62,60 @@ class ModelRelease(_Strict):
 class Hobby(_Strict):
     """Hobby and chat users: multi-turn, diurnal in their own timezone, home ISP addresses."""
 
-    accounts: int = Field(1000, ge=0)
-    sessions_per_day: float = Field(0.6, ge=0)
-    turns_mean: float = Field(3.0, ge=1)
-    console_share: float = Field(0.35, ge=0, le=1)
+    accounts: int = Field(default=1000, ge=0)
+    sessions_per_day: float = Field(default=0.6, ge=0)
+    turns_mean: float = Field(default=3.0, ge=1)
+    console_share: float = Field(default=0.35, ge=0, le=1)
 
 
 class ProductionApp(_Strict):
     """Production apps: one system prompt and template at high volume from one cloud."""
 
-    apps: int = Field(5, ge=0)
-    exchanges_per_day: int = Field(1500, ge=0)
+    apps: int = Field(default=5, ge=0)
+    exchanges_per_day: int = Field(default=1500, ge=0)
 
 
 class Enterprise(_Strict):
     """Enterprises: tens to hundreds of service accounts on one invoice running agents."""
 
-    orgs: int = Field(3, ge=0)
+    orgs: int = Field(default=3, ge=0)
     accounts_per_org: tuple[int, int] = (20, 120)
-    exchanges_per_account_day: float = Field(12.0, ge=0)
+    exchanges_per_account_day: float = Field(default=12.0, ge=0)
 
 
 class EvalLab(_Strict):
     """Eval labs: the same public benchmark prompts in bursts, temperature 0."""
 
-    labs: int = Field(3, ge=0)
+    labs: int = Field(default=3, ge=0)
     accounts_per_lab: tuple[int, int] = (2, 6)
-    benchmark_prompts: int = Field(300, ge=1)
-    runs_per_day: float = Field(1.5, ge=0)
+    benchmark_prompts: int = Field(default=300, ge=1)
+    runs_per_day: float = Field(default=1.5, ge=0)
 
 
 class UniversityClass(_Strict):
     """University classes: hundreds of education accounts, one grant, a few campus IPs."""
 
-    classes: int = Field(2, ge=0)
+    classes: int = Field(default=2, ge=0)
     students: tuple[int, int] = (120, 300)
-    deadline_every_days: int = Field(7, ge=1)
-    exchanges_per_student_deadline: float = Field(12.0, ge=0)
+    deadline_every_days: int = Field(default=7, ge=1)
+    exchanges_per_student_deadline: float = Field(default=12.0, ge=0)
 
 
 class CodingAgent(_Strict):
     """Developers driving coding agents: long tool loops, big outputs, growing sessions."""
 
-    developers: int = Field(150, ge=0)
-    sessions_per_day: float = Field(1.2, ge=0)
-    loop_length_mean: float = Field(25.0, ge=1)
+    developers: int = Field(default=150, ge=0)
+    sessions_per_day: float = Field(default=1.2, ge=0)
+    loop_length_mean: float = Field(default=25.0, ge=1)
 
 
 class Reseller(_Strict):
     """Legitimate resellers and routers: many keys, diverse end-user prompts, cloud egress."""
 
-    resellers: int = Field(2, ge=0)
+    resellers: int = Field(default=2, ge=0)
     accounts_per_reseller: tuple[int, int] = (1, 4)
     keys_per_account: tuple[int, int] = (20, 120)
-    exchanges_per_day: int = Field(2500, ge=0)
+    exchanges_per_day: int = Field(default=2500, ge=0)
 
 
 class Populations(_Strict):
@@ -133,11 +133,11 @@ class Populations(_Strict):
 class Exits(_Strict):
     """Shares of the network exits a campaign's traffic leaves from (normalised)."""
 
-    datacenter: float = Field(1.0, ge=0)
-    residential: float = Field(0.0, ge=0)
-    vpn: float = Field(0.0, ge=0)
-    tor: float = Field(0.0, ge=0)
-    proxy: float = Field(0.0, ge=0)
+    datacenter: float = Field(default=1.0, ge=0)
+    residential: float = Field(default=0.0, ge=0)
+    vpn: float = Field(default=0.0, ge=0)
+    tor: float = Field(default=0.0, ge=0)
+    proxy: float = Field(default=0.0, ge=0)
 
     @model_validator(mode="after")
     def _some(self) -> Exits:
@@ -152,28 +152,28 @@ class CampaignSpec(_Strict):
     actor: str = Field(min_length=1)
     archetype: Archetype
     enabled: bool = True
-    accounts: int = Field(100, ge=1)
-    exchanges: int = Field(20000, ge=0, description="total over one period")
-    start_day: float = Field(0.0, ge=0)
+    accounts: int = Field(default=100, ge=1)
+    exchanges: int = Field(default=20000, ge=0, description="total over one period")
+    start_day: float = Field(default=0.0, ge=0)
     exits: Exits = Exits()
     ip_rotation: Literal["sticky", "session", "request"] = "session"
-    ip_pool: int = Field(200, ge=1, description="distinct exit addresses the actor controls")
+    ip_pool: int = Field(default=200, ge=1, description="distinct exit addresses the actor controls")
     timing: Literal["machine", "human"] = "machine"
     synchronized: bool = True
-    paraphrase: float = Field(0.0, ge=0, le=1)
-    mixed_ordinary: float = Field(0.0, ge=0, le=1)
+    paraphrase: float = Field(default=0.0, ge=0, le=1)
+    mixed_ordinary: float = Field(default=0.0, ge=0, le=1)
     account_age_days: tuple[float, float] = (0.0, 14.0)
     account_types: dict[str, float] = Field(default_factory=lambda: {"individual": 1.0})
-    payment_reuse: int = Field(20, ge=1, description="accounts per payment instrument")
-    sdk_spread: float = Field(0.0, ge=0, le=1)
+    payment_reuse: int = Field(default=20, ge=1, description="accounts per payment instrument")
+    sdk_spread: float = Field(default=0.0, ge=0, le=1)
     access_paths: dict[str, float] = Field(default_factory=lambda: {"api": 1.0})
     apis: dict[str, float] = Field(default_factory=lambda: {"anthropic.messages": 1.0})
     billing_countries: list[str] = Field(default_factory=lambda: ["US"])
     pivot_share: float | None = Field(
         None, ge=0, le=1, description="default 0.5 for agentic_coding, else 0"
     )
-    pivot_hours: float = Field(20.0, gt=0)
-    ban_rate_per_day: float = Field(0.0, ge=0, le=1)
+    pivot_hours: float = Field(default=20.0, gt=0)
+    ban_rate_per_day: float = Field(default=0.0, ge=0, le=1)
     replace_banned: bool = True
     replace_delay_hours: tuple[float, float] = (0.5, 6.0)
 
@@ -216,9 +216,9 @@ class Scenario(_Strict):
     description: str = ""
     seed: int = 0
     start: datetime = datetime(2026, 3, 2, tzinfo=UTC)
-    days: float = Field(7.0, gt=0, le=366)
+    days: float = Field(default=7.0, gt=0, le=366)
     periods: Literal[1, 2] = 1
-    period_ban_share: float = Field(0.6, ge=0, le=1)
+    period_ban_share: float = Field(default=0.6, ge=0, le=1)
     models: list[ModelRelease] = Field(
         default_factory=lambda: [
             ModelRelease(name="frontier-1", released_at=datetime(2025, 9, 1, tzinfo=UTC))
