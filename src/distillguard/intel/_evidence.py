@@ -9,7 +9,8 @@ and weighs them.
 The worth of a value is its *purity*: of all accounts that ever used it, the share
 that belong to the known-bad set (banned accounts, members of a known actor, or the
 campaign being examined), smoothed so that a value nobody here has used yet is worth
-one half (``(linked + 1) / (users + 2)``). A cloud ASN used by thousands of ordinary
+one half and one only a single ordinary customer used a quarter
+(``(linked + 0.5) / (users + 1)``). A cloud ASN used by thousands of ordinary
 customers is worth almost nothing; a payment instrument only banned accounts ever used
 is worth almost its full weight. Purity is explainable and needs no training.
 """
@@ -17,7 +18,7 @@ is worth almost its full weight. Purity is explainable and needs no training.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -126,7 +127,7 @@ VALUES_TABLE = "_dg_account_values"
 
 def purity(linked: int, users: int) -> float:
     """Smoothed share of a value's users that are in the linked (known-bad) set."""
-    return (linked + 1.0) / (max(users, linked) + 2.0)
+    return (linked + 0.5) / (max(users, linked) + 1.0)
 
 
 def ip_key(value: str) -> str | None:
@@ -189,10 +190,14 @@ def account_values(store: Store) -> str:
             f"(UNPIVOT (SELECT account_id, timestamp, {sel} FROM exchanges) "
             f"ON {', '.join(fallback)} INTO NAME kind VALUE value) GROUP BY ALL"
         )
+    # a registry value counts from the account's first exchange (its creation when it has
+    # none): accounts registered early but first used later are not yet users of it
     parts.append(
-        "SELECT account_id, kind, value, 1 AS n, created_at AS first_ts FROM "
-        "(UNPIVOT (SELECT account_id, created_at, payment_fingerprint AS payment_fp, "
-        "lower(email_domain) AS email_domain FROM accounts) "
+        "SELECT account_id, kind, value, 1 AS n, first_ts FROM "
+        "(UNPIVOT (SELECT a.account_id, coalesce(x.first_ts, a.created_at) AS first_ts, "
+        "a.payment_fingerprint AS payment_fp, lower(a.email_domain) AS email_domain "
+        "FROM accounts a LEFT JOIN (SELECT account_id, min(timestamp) AS first_ts "
+        "FROM exchanges GROUP BY account_id) x USING (account_id)) "
         "ON payment_fp, email_domain INTO NAME kind VALUE value)"
     )
     return " UNION ALL ".join(parts)
@@ -230,37 +235,45 @@ class ValueStats:
 def value_stats(
     store: Store,
     pairs: Iterable[tuple[str, str]],
-    linked_accounts: Iterable[str],
-    *,
-    as_of: datetime | None = None,
+    linked: Mapping[str, datetime | None] | Iterable[str],
 ) -> dict[tuple[str, str], ValueStats]:
     """Users and linked users of each ``(kind, value)``; needs :func:`ensure_account_values`.
 
-    With ``as_of``, only accounts that used the value by then count as users: accounts
-    that appeared later (possibly the very evaders being looked for) cannot dilute it.
+    ``linked`` maps each known-bad account to when it became known (its ban, or the data
+    its actor was learned from; ``None``: no cut). A value is judged as it stood when it
+    became known-bad: only accounts that had used it by the earliest such time count, so
+    accounts that appeared later (the evaders being looked for among them) cannot dilute
+    it. Values no linked account used count every user.
     """
     pair_list = sorted(set(pairs))
     if not pair_list:
         return {}
+    known = dict(linked) if isinstance(linked, Mapping) else dict.fromkeys(linked)
     con = store.con
     pairs_tbl = pa.table(
         {"kind": [k for k, _ in pair_list], "value": [v for _, v in pair_list]},
         schema=pa.schema([("kind", pa.string()), ("value", pa.string())]),
     )
+    ids = sorted(known)
     linked_tbl = pa.table(
-        {"account_id": sorted(set(linked_accounts))},
-        schema=pa.schema([("account_id", pa.string())]),
+        {"account_id": ids, "known_at": [known[a] for a in ids]},
+        schema=pa.schema([("account_id", pa.string()), ("known_at", pa.timestamp("ms", "UTC"))]),
     )
     con.register("_dg_pairs", pairs_tbl)
     con.register("_dg_linked", linked_tbl)
     try:
         rows = con.execute(
-            f"SELECT p.kind, p.value, count(DISTINCT v.account_id), "
-            f"count(DISTINCT l.account_id) FROM _dg_pairs p "
+            f"WITH j AS (SELECT p.kind, p.value, v.account_id, v.first_ts, "
+            f"l.account_id IS NOT NULL AS is_linked, l.known_at FROM _dg_pairs p "
             f"LEFT JOIN {VALUES_TABLE} v ON v.kind = p.kind AND v.value = p.value "
-            f"AND (CAST(? AS TIMESTAMPTZ) IS NULL OR v.first_ts <= CAST(? AS TIMESTAMPTZ)) "
-            f"LEFT JOIN _dg_linked l ON l.account_id = v.account_id GROUP BY p.kind, p.value",
-            [as_of, as_of],
+            f"LEFT JOIN _dg_linked l ON l.account_id = v.account_id), "
+            f"k AS (SELECT kind, value, min(known_at) FILTER (WHERE is_linked) AS cut "
+            f"FROM j GROUP BY kind, value) "
+            f"SELECT j.kind, j.value, "
+            f"count(DISTINCT j.account_id) FILTER (WHERE k.cut IS NULL OR j.first_ts <= k.cut), "
+            f"count(DISTINCT j.account_id) FILTER "
+            f"(WHERE j.is_linked AND (k.cut IS NULL OR j.first_ts <= k.cut)) "
+            f"FROM j JOIN k ON j.kind = k.kind AND j.value = k.value GROUP BY j.kind, j.value"
         ).fetchall()
     finally:
         con.unregister("_dg_pairs")

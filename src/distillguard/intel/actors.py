@@ -133,11 +133,21 @@ def _banned(store: Store) -> set[str]:
     return {r[0] for r in rows}
 
 
-def known_bad_accounts(store: Store) -> set[str]:
-    """Banned accounts plus every account already attributed to an actor."""
+def known_bad_accounts(store: Store) -> dict[str, datetime | None]:
+    """Banned accounts and every account attributed to an actor, with when each became
+    known (the ban; else the data the actor was learned from)."""
     ensure_actor_tables(store)
-    rows = store.con.execute("SELECT account_id FROM actor_accounts").fetchall()
-    return _banned(store) | {r[0] for r in rows}
+    rows = store.con.execute(
+        "SELECT x.account_id, min(a.data_as_of) FROM actor_accounts x "
+        "JOIN actors a USING (actor) GROUP BY 1"
+    ).fetchall()
+    out: dict[str, datetime | None] = dict(rows)
+    for acc, when in store.con.execute(
+        "SELECT account_id, status_changed_at FROM accounts WHERE status = 'banned'"
+    ).fetchall():
+        prev = out.get(acc)
+        out[acc] = when if prev is None or (when is not None and when < prev) else prev
+    return out
 
 
 def _member_values(store: Store, members: list[str]) -> dict[str, Counter[str]]:
@@ -201,7 +211,11 @@ def _tz_offset(hours: dict[str, float]) -> int:
 
 
 def fingerprint_campaign(
-    store: Store, campaign: Campaign, *, linked: Iterable[str] = (), name: str = ""
+    store: Store,
+    campaign: Campaign,
+    *,
+    linked: dict[str, datetime | None] | None = None,
+    name: str = "",
 ) -> ActorFingerprint:
     """Build the fingerprint of a campaign from its members' evidence in the store.
 
@@ -216,16 +230,23 @@ def fingerprint_campaign(
         "ip_prefix": [k for r in infra.ip_ranges for k in expand_range(r)],
         "asn": [str(a) for a in infra.asns],
         "asn_org": infra.asn_orgs,
-        "client_fp": infra.client_fingerprints,
-        "payment_fp": infra.payment_fingerprints,
     }
+    # client and payment fingerprints the scan listed count only when the store cannot
+    # say who used them: the members' own values are the better source
+    if not counts.get("client_fp"):
+        extra["client_fp"] = infra.client_fingerprints
+    if not counts.get("payment_fp"):
+        extra["payment_fp"] = infra.payment_fingerprints
     for kind, vals in extra.items():
         for v in vals:
             counts[kind].setdefault(v, 1)
     pairs: list[tuple[str, str]] = []
     for kind, c in counts.items():
         pairs += [(kind, v) for v, _ in c.most_common(MAX_VALUES_PER_KIND)]
-    stats = value_stats(store, pairs, set(members) | set(linked))
+    known: dict[str, datetime | None] = dict(linked or {})
+    for m in members:
+        known.setdefault(m, None)
+    stats = value_stats(store, pairs, known)
     values: dict[str, dict[str, float]] = defaultdict(dict)
     for kind, v in pairs:
         st = stats.get((kind, v))

@@ -23,9 +23,8 @@ Two entry points share one index:
 
 from __future__ import annotations
 
-from collections import OrderedDict, defaultdict
+from collections import Counter, OrderedDict, defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
 
 import pyarrow as pa
 
@@ -41,7 +40,7 @@ from ._evidence import (
     ip_key,
     value_stats,
 )
-from .actors import ensure_actor_tables, load_actors
+from .actors import ensure_actor_tables, known_bad_accounts, load_actors
 
 __all__ = [
     "BANNED_TARGET",
@@ -65,6 +64,11 @@ BANNED_TARGET = "banned-accounts"
 
 #: Purity from which a value shared by banned accounts puts them in one cluster.
 CLUSTER_PURITY = 0.8
+#: Kinds specific enough to join banned accounts into one cluster (an ASN, a hosting
+#: provider or a webmail domain is shared by unrelated actors).
+CLUSTER_KINDS = frozenset(
+    {"payment_fp", "template_id", "system_hash", "shape_fp", "ip_prefix", "client_fp"}
+)
 
 
 @dataclass
@@ -153,8 +157,7 @@ class BanEvasionIndex:
                     continue
                 for v, learned in vals.items():
                     raw[(kind, v)][actor.name] = (learned, f"actor {actor.name}")
-        known_set = set(member_of) | set(banned)
-        stats = value_stats(store, set(raw) | set(users), known_set, as_of=_knowledge_time(store))
+        stats = value_stats(store, set(raw) | set(users), known_bad_accounts(store))
         cluster = _banned_clusters(banned, users, stats, member_of)
         known = dict(member_of)
         for a in banned:
@@ -226,9 +229,10 @@ def _banned_clusters(
 ) -> dict[str, str]:
     """Link target of each banned account: its actor, else its cluster of banned accounts.
 
-    Banned accounts are joined when they share a value whose users are mostly known-bad
-    (purity >= :data:`CLUSTER_PURITY`); a cluster takes the name of an actor one of its
-    accounts belongs to, else ``banned-accounts:<smallest account id>``.
+    Banned accounts are joined when they share a specific value (:data:`CLUSTER_KINDS`)
+    whose users are mostly known-bad (purity >= :data:`CLUSTER_PURITY`); a cluster takes
+    the name of the actor most of its attributed accounts belong to, else
+    ``banned-accounts:<smallest account id>``; accounts attributed to an actor keep it.
     """
     parent = {a: a for a in banned}
 
@@ -240,7 +244,9 @@ def _banned_clusters(
 
     for key, accounts in users.items():
         st = stats.get(key)
-        if st is None or st.purity < CLUSTER_PURITY or len(accounts) < 2:
+        if key[0] not in CLUSTER_KINDS or len(accounts) < 2:
+            continue
+        if st is None or st.purity < CLUSTER_PURITY:
             continue
         root = find(accounts[0])
         for a in accounts[1:]:
@@ -253,20 +259,15 @@ def _banned_clusters(
         groups[find(a)].append(a)
     out: dict[str, str] = {}
     for accounts in groups.values():
-        actors = sorted({member_of[a] for a in accounts if a in member_of})
-        name = actors[0] if actors else f"{BANNED_TARGET}:{min(accounts)}"
+        votes = Counter(member_of[a] for a in accounts if a in member_of)
+        name = (
+            min(votes, key=lambda k: (-votes[k], k))
+            if votes
+            else f"{BANNED_TARGET}:{min(accounts)}"
+        )
         for a in accounts:
             out[a] = member_of.get(a, name)
     return out
-
-
-def _knowledge_time(store: Store) -> datetime | None:
-    """When the known-bad set was last learned (latest ban or actor data), if known."""
-    row = store.con.execute(
-        "SELECT greatest((SELECT max(status_changed_at) FROM accounts WHERE status = 'banned'), "
-        "(SELECT max(data_as_of) FROM actors))"
-    ).fetchone()
-    return row[0] if row else None
 
 
 def _accumulate(

@@ -110,7 +110,10 @@ def match_campaign(
             for v in vals
             if v in actor.values.get(kind, {})
         ]
-        stats = value_stats(store, shared, set(members) | actor.members | bad)
+        linked = dict(bad)
+        for a in set(members) | actor.members:
+            linked.setdefault(a, None)
+        stats = value_stats(store, shared, linked)
         by_kind: dict[str, list[tuple[str, float, set[str]]]] = defaultdict(list)
         for kind, v in shared:
             st = stats.get((kind, v))
