@@ -42,11 +42,11 @@ __all__ = [
 MAX_DOCUMENT_BYTES = 256 << 20
 
 #: Canonical data per store transaction (DuckDB commits are costly; fewer, larger is faster).
-APPEND_BYTES = 64 << 20
+APPEND_BYTES = 32 << 20
 
 #: DuckDB memory cap during ingestion when the store was opened without one (its
 #: default is 80% of RAM, which its buffer cache fills on large logs).
-STORE_MEMORY_LIMIT = "768MB"
+STORE_MEMORY_LIMIT = "384MB"
 
 #: Below this much input, parsing stays in-process (a pool costs more than it saves).
 _POOL_THRESHOLD = 16 << 20
@@ -160,7 +160,7 @@ def _parquet_results(path: Path, rows_per_batch: int) -> Iterator[ChunkResult | 
             rows.append(row)
         res.batch = pa.RecordBatch.from_pylist(rows, schema=EXCHANGE_SCHEMA)
         yield res
-        yield 0
+    yield path.stat().st_size
 
 
 def _file_results(
@@ -253,6 +253,28 @@ def _grouped(batches: Iterator[pa.RecordBatch], max_bytes: int) -> Iterator[pa.T
         yield pa.Table.from_batches(group, schema=EXCHANGE_SCHEMA)
 
 
+def _tune_store(store: Any, workers: int) -> Callable[[], None]:
+    """Bound DuckDB's memory (unless the store set a limit) and, while worker processes
+    parse, keep DuckDB to one thread so it does not compete with them; returns the undo."""
+    con = getattr(store, "con", None)
+    if con is None:
+        return lambda: None
+    saved = {
+        k: con.execute(f"SELECT current_setting('{k}')").fetchone()[0]
+        for k in ("memory_limit", "threads")
+    }
+    if getattr(store, "memory_limit", "") is None:
+        con.execute(f"SET memory_limit='{STORE_MEMORY_LIMIT}'")
+    if workers > 0:
+        con.execute("SET threads=1")
+
+    def undo() -> None:
+        con.execute(f"SET memory_limit='{saved['memory_limit']}'")
+        con.execute(f"SET threads={int(saved['threads'])}")
+
+    return undo
+
+
 def _auto_workers(files: list[Path], workers: int | None) -> int:
     if workers is not None:
         return max(0, workers)
@@ -332,7 +354,8 @@ def ingest_paths(
     counted as duplicates. Account files (``accounts`` or met in a folder) are
     upserted. Batches are grouped into transactions of about ``append_bytes``.
     ``progress`` is called with the number of input bytes just consumed.
-    A store opened without ``memory_limit`` is capped at STORE_MEMORY_LIMIT. Scripts
+    While it runs, a store opened without ``memory_limit`` is capped at
+    STORE_MEMORY_LIMIT and DuckDB keeps to one thread when workers parse. Scripts
     that ingest with worker processes need the usual ``if __name__ == "__main__":``
     guard (workers are spawned, never forked from a process holding DuckDB threads).
     With ``strict``, a run that rejected anything raises :class:`RejectedInput`
@@ -341,8 +364,6 @@ def ingest_paths(
     from .accounts import read_accounts
 
     _check_format(format)
-    if getattr(store, "memory_limit", "") is None and hasattr(store, "con"):
-        store.con.execute(f"SET memory_limit='{STORE_MEMORY_LIMIT}'")
     files, missing = expand_paths(paths)
     summary = IngestSummary()
     for r in missing:
@@ -356,6 +377,7 @@ def ingest_paths(
         summary.formats["accounts"] += 1
         upsert(Path(accounts))
     parser = _Parser(_auto_workers(files, workers))
+    restore = _tune_store(store, parser.workers)
     try:
         batches = _batches(
             files,
@@ -373,6 +395,7 @@ def ingest_paths(
             summary.duplicates += table.num_rows - new
     finally:
         parser.close()
+        restore()
     if strict and not summary.ok:
         raise RejectedInput(summary)
     return summary
