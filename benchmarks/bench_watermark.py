@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import random
 import re
 import time
 from collections.abc import Iterator
@@ -31,7 +32,14 @@ from distillguard.watermark.degrade import (
     strip_reasoning,
     summarise_reasoning,
 )
-from distillguard.watermark.lexical import LexicalKey, detect_text, detect_texts, mark_text
+from distillguard.watermark.lexical import (
+    LexicalKey,
+    detect_text,
+    detect_texts,
+    find_slots,
+    mark_text,
+    score_slots,
+)
 from distillguard.watermark.trace import units_needed
 
 SECRET = "bench-provider-secret"
@@ -96,6 +104,28 @@ def _fpr_rows(name: str, ps: list[float]) -> list[dict[str, Any]]:
                 "n": n,
             }
         )
+    return rows
+
+
+def pooled_fpr(texts: list[str], trials: int, pool: int = 30) -> list[dict[str, Any]]:
+    """False alarms of the pooled test: ``trials`` random pools of ``pool`` texts, a fresh key each."""
+    slots = [find_slots(t) for t in texts]
+    rng = random.Random(0)
+    ps, scored = [], 0
+    for i in range(trials):
+        picked = rng.sample(range(len(texts)), pool)
+        ev = score_slots((s for j in picked for s in slots[j]), LexicalKey(f"pool-{i}"))
+        ps.append(ev.p_value)
+        scored += ev.slots
+    rows = _fpr_rows(f"lexical (pools of {pool} texts, key per pool)", ps)
+    rows.append(
+        {
+            "metric": "lexical pooled slots (mean)",
+            "setting": f"{pool} texts",
+            "value": scored / trials,
+            "n": trials,
+        }
+    )
     return rows
 
 
@@ -288,6 +318,7 @@ def run(scale: float) -> list[dict[str, Any]]:
     )
     ps_keys = [detect_text(t, LexicalKey(f"k{i}")).p_value for i, t in enumerate(texts)]
     rows += _fpr_rows("lexical (one key per text)", ps_keys)
+    rows += pooled_fpr(texts, max(100, round(10_000 * scale)))
     gsm = list(_jsonl(data / "capability" / "gsm8k_test.jsonl"))
     refs = [r["answer"] for r in gsm]
     golds = [r["answer"].rsplit("####", 1)[-1].strip().replace(",", "") for r in gsm]

@@ -37,6 +37,7 @@ __all__ = [
     "detect_texts",
     "find_slots",
     "mark_text",
+    "score_slots",
 ]
 
 #: Longest response accepted, characters (bigger inputs are an error, not a slow call).
@@ -250,28 +251,41 @@ def _binom_p(agreeing: int, slots: int) -> float:
     return float(binom.sf(agreeing - 1, slots, _NULL_RATE))
 
 
+def score_slots(slots: Iterable[Slot], key: LexicalKey, *, words: int = 0) -> LexicalEvidence:
+    """The exact test on already-found slots (see :func:`detect_texts`).
+
+    Lets a caller that tests many keys or pools on the same texts find slots once.
+    """
+    votes: dict[tuple[str, int], list[int]] = defaultdict(lambda: [0, 0])
+    eligible = 0
+    for slot in slots:
+        eligible += 1
+        votes[(slot.context, slot.pair_index)][slot.variant] += 1
+    scored = agreeing = 0
+    for (context, pair_index), counts in votes.items():
+        if counts[0] == counts[1]:
+            continue
+        scored += 1
+        majority = int(counts[1] > counts[0])
+        agreeing += int(majority == key.preferred(context, pair_index))
+    return LexicalEvidence(scored, agreeing, eligible, words, _binom_p(agreeing, scored))
+
+
 def detect_texts(texts: Iterable[str], key: LexicalKey) -> LexicalEvidence:
     """Pool the evidence of many texts (one suspect's answers) into one exact test.
 
     A (context, pair) slot seen several times, within or across texts, counts once by
-    majority vote, so repeated phrases cannot inflate the evidence.
+    majority vote of the variant used (ties dropped), so repeated phrases cannot inflate
+    the evidence; the count of distinct slots agreeing with the key is Binomial(n, 1/2)
+    without the mark.
     """
-    votes: dict[tuple[str, int], list[int]] = defaultdict(lambda: [0, 0])
-    eligible = words = 0
+    slots: list[Slot] = []
+    words = 0
     for n, text in enumerate(texts, start=1):
         text = _check_text(text, where=f"text {n}")
         words += len(_prose_words(text))
-        for slot in find_slots(text):
-            eligible += 1
-            agree = int(slot.variant == key.preferred(slot.context, slot.pair_index))
-            votes[(slot.context, slot.pair_index)][agree] += 1
-    scored = agreeing = 0
-    for no, yes in votes.values():
-        if no == yes:
-            continue
-        scored += 1
-        agreeing += int(yes > no)
-    return LexicalEvidence(scored, agreeing, eligible, words, _binom_p(agreeing, scored))
+        slots.extend(find_slots(text))
+    return score_slots(slots, key, words=words)
 
 
 def detect_text(text: str, key: LexicalKey) -> LexicalEvidence:
