@@ -157,7 +157,9 @@ class CampaignSpec(_Strict):
     start_day: float = Field(default=0.0, ge=0)
     exits: Exits = Exits()
     ip_rotation: Literal["sticky", "session", "request"] = "session"
-    ip_pool: int = Field(default=200, ge=1, description="distinct exit addresses the actor controls")
+    ip_pool: int = Field(
+        default=200, ge=1, description="distinct exit addresses the actor controls"
+    )
     timing: Literal["machine", "human"] = "machine"
     synchronized: bool = True
     paraphrase: float = Field(default=0.0, ge=0, le=1)
