@@ -155,3 +155,27 @@ def test_public_lists_mark_tor_proxies_and_clouds() -> None:
     assert cols["net_kind"][2].as_py() == "cloud" and cols["cloud_provider"][2].as_py() == "aws"
     # the ASN database gives numbers the embedded tables lack
     assert cols["asn"][2].as_py() is not None
+
+
+def test_maxmind_database_overrides_asn_and_country(tmp_path: Path) -> None:
+    pytest.importorskip("maxminddb")
+    netaddr = pytest.importorskip("netaddr")
+    mmdb_writer = pytest.importorskip("mmdb_writer")
+    asn_db = tmp_path / "asn.mmdb"
+    w = mmdb_writer.MMDBWriter(ip_version=6, database_type="GeoLite2-ASN", ipv4_compatible=True)
+    w.insert_network(
+        netaddr.IPSet(["8.8.8.0/24"]),
+        {"autonomous_system_number": 64511, "autonomous_system_organization": "Example Carrier"},
+    )
+    w.to_db_file(str(asn_db))
+    country_db = tmp_path / "country.mmdb"
+    w = mmdb_writer.MMDBWriter(ip_version=6, database_type="GeoLite2-Country", ipv4_compatible=True)
+    w.insert_network(netaddr.IPSet(["8.8.8.0/24"]), {"country": {"iso_code": "NZ"}})
+    w.to_db_file(str(country_db))
+    e = IpEnricher.default(mmdb=[asn_db, country_db])
+    r = e.enrich_one("8.8.8.8")
+    assert (r["asn"], r["asn_org"], r["country"]) == (64511, "Example Carrier", "NZ")
+    # an address the databases do not cover keeps the embedded answer
+    assert e.enrich_one("1.1.1.1")["asn"] is None
+    with pytest.raises(ConfigError, match="not a readable MaxMind database"):
+        IpEnricher.default(mmdb=tmp_path / "vpn_nothing.mmdb")
