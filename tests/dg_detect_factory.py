@@ -112,12 +112,12 @@ def filled_store(**kw: object) -> tuple[Store, set[str]]:
 
 def toy_features(store: Store) -> tuple[pa.Table, list[str]]:
     """A few per-account aggregates in plain SQL, standing in for the features stage."""
-    cols = ["volume", "output_input_ratio", "single_turn_share", "elicit_share"]
+    cols = ["volume", "output_input_ratio", "single_turn_share", "elicitation_share"]
     table = store.query(
         """SELECT account_id, ln(1 + count(*)) AS volume,
                   sum(output_tokens) / greatest(sum(input_tokens), 1) AS output_input_ratio,
                   avg((n_user_turns = 1)::INTEGER) AS single_turn_share,
-                  avg((last_user_text ILIKE '%step by step%')::INTEGER) AS elicit_share
+                  avg((last_user_text ILIKE '%step by step%')::INTEGER) AS elicitation_share
            FROM exchanges GROUP BY account_id"""
     )
     return table, cols

@@ -24,14 +24,14 @@ from distillguard.scoring import (
 
 def test_unsupervised_only_counts_the_suspicious_direction() -> None:
     rng = np.random.default_rng(0)
-    cols = ["elicit_share", "volume", "verification_level"]
+    cols = ["elicitation_share", "volume", "verification_level"]
     x = np.column_stack([rng.uniform(0, 0.1, 200), rng.uniform(0, 1, 200), rng.uniform(3, 5, 200)])
     x[0, 0] = 0.9  # elicits reasoning all the time
     x[1, 1] = 50.0  # just very heavy: no extraction direction
     x[2, 2] = 0.0  # unverified
     x[3, 0], x[3, 2] = -5.0, 5.0  # far in the harmless direction
     s = robust_extraction_score(x, cols)
-    assert s.columns == ["elicit_share", "verification_level"]
+    assert s.columns == ["elicitation_share", "verification_level"]
     assert s.score[0] > 0.3 and s.score[2] > 0.3
     assert s.score[1] == pytest.approx(np.median(s.score), abs=0.05)
     assert s.score[3] == 0.0

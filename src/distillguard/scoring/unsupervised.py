@@ -12,34 +12,55 @@ has its reasons.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["EXTRACTION_HINTS", "UnsupervisedScore", "hint_columns", "robust_extraction_score"]
+__all__ = [
+    "EXTRACTION_DIRECTIONS",
+    "EXTRACTION_HINTS",
+    "UnsupervisedScore",
+    "hint_columns",
+    "robust_extraction_score",
+]
 
-#: Column-name fragments that point towards extraction, with their direction (+1: more is
-#: more suspicious, -1: less is). Matched against the feature columns present.
+#: Features whose direction means extraction (+1: more is more suspicious, -1: less is),
+#: by exact name (the columns of :mod:`distillguard.features` and the graph features).
+EXTRACTION_DIRECTIONS: dict[str, int] = {
+    "elicitation_share": +1,
+    "hidden_reasoning_share": +1,
+    "judge_share": +1,
+    "mean_elicitation_score": +1,
+    "thinking_share": +1,
+    "output_input_ratio": +1,
+    "single_turn_share": +1,
+    "prompt_once_share": +1,
+    "template_top_share": +1,
+    "shape_top_share": +1,
+    "capability_top_share": +1,
+    "hosting_share": +1,
+    "anon_share": +1,
+    "ip_churn": +1,
+    "country_mismatch_share": +1,
+    "new_model_share_72h": +1,
+    "iat_cv": -1,
+    "verification_level": -1,
+    "account_age_days": -1,
+    "g_banned": +1,
+}
+
+#: Column-name fragments for feature sets that name things differently, with direction.
 EXTRACTION_HINTS: tuple[tuple[str, int], ...] = (
     ("elicit", +1),
-    ("reasoning", +1),
     ("judge", +1),
     ("template_reuse", +1),
-    ("template_share", +1),
-    ("novelty", +1),
     ("single_turn", +1),
     ("output_input", +1),
-    ("out_in", +1),
-    ("capability_conc", +1),
     ("hosting", +1),
     ("ip_churn", +1),
-    ("regularity", +1),
-    ("tz_fit", -1),
     ("verification", -1),
     ("account_age", -1),
-    ("g_max_", +1),
-    ("g_banned", +1),
-    ("c_", +1),
 )
 
 
@@ -47,9 +68,15 @@ def hint_columns(columns: list[str]) -> dict[str, int]:
     """The columns among ``columns`` that carry an extraction direction."""
     out: dict[str, int] = {}
     for col in columns:
+        if col in EXTRACTION_DIRECTIONS:
+            out[col] = EXTRACTION_DIRECTIONS[col]
+            continue
+        if col.startswith(("c_", "g_")):
+            continue
         for frag, sign in EXTRACTION_HINTS:
-            if (col.startswith(frag) if frag.endswith("_") else frag in col) and col not in out:
+            if frag in col:
                 out[col] = sign
+                break
     return out
 
 
@@ -79,9 +106,11 @@ def robust_extraction_score(
         return UnsupervisedScore(np.zeros(n), np.zeros((n, 0)), [])
     x = np.asarray(matrix[:, idx], dtype=float)
     x = np.where(np.isfinite(x), x, np.nan)
-    med = np.nanmedian(x, axis=0)
-    mad = np.nanmedian(np.abs(x - med), axis=0) * 1.4826
-    spread = np.nanstd(x, axis=0)
+    with warnings.catch_warnings():  # an all-missing column is allowed: it scores 0
+        warnings.simplefilter("ignore", RuntimeWarning)
+        med = np.nanmedian(x, axis=0)
+        mad = np.nanmedian(np.abs(x - med), axis=0) * 1.4826
+        spread = np.nanstd(x, axis=0)
     denom = np.where(mad > 1e-9, mad, np.where(spread > 1e-9, spread, 1.0))
     med = np.where(np.isfinite(med), med, 0.0)
     z = (x - med) / denom * sign
