@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 import pytest
 
@@ -14,12 +15,18 @@ from distillguard.online import (
     RequestContext,
     StateView,
     apply_rewrite,
-    decide,
 )
+from distillguard.online import decide as _decide
 from distillguard.policy import default_policy, parse_policy
 
 NOW = 1_800_000_000.0
-POL = default_policy()
+#: The default policy, but trusting scan verdicts fully (these tests exercise verdicts).
+POL = default_policy().model_copy(update={"verdict_weight": 1.0, "follow_verdict_action": True})
+
+
+def decide(ctx: RequestContext, view: StateView, policy: Any = None) -> Any:
+    """The pure decision under :data:`POL` unless a test gives its own policy."""
+    return _decide(ctx, view, policy if policy is not None else POL)
 
 
 def _ctx(
@@ -59,6 +66,23 @@ def test_decide_is_pure_same_input_same_output_and_nothing_mutated() -> None:
     a, b = decide(ctx, view), decide(ctx, view)
     assert a == b
     assert (ctx.body, view) == before
+
+
+def test_default_policy_treats_a_verdict_alone_as_evidence_not_a_sentence() -> None:
+    d = _decide(_ctx(), _view(verdict=_verdict(0.97, "block")), default_policy())
+    assert d.action == "monitor" and d.reasons == ["verdict_flagged"]
+    corroborated = _view(
+        verdict=_verdict(0.97, "block"), evidence=[Evidence("banned_link", "pm_1")]
+    )
+    assert _decide(_ctx(), corroborated, default_policy()).action in ("degrade", "block")
+
+
+def test_batch_indicators_do_not_count_twice_for_accounts_the_scan_judged() -> None:
+    ev = [Evidence("campaign_ip", "10.0.0.0/24", detail="batch")]
+    judged = decide(_ctx(), _view(verdict=_verdict(0.3), evidence=ev))
+    assert "campaign_ip" not in judged.reasons
+    unjudged = decide(_ctx(), _view(evidence=ev))
+    assert unjudged.reasons == ["campaign_ip"]
 
 
 def test_evidence_floor_and_noisy_or() -> None:
@@ -172,6 +196,7 @@ def test_fail_open_and_fail_closed() -> None:
     down = _view(unavailable=True)
     assert decide(_ctx(), down).action == "allow"
     closed = POL.model_copy(update={"fail_mode": "closed"})
+    assert default_policy().fail_mode == "open"
     d = decide(_ctx(), down, closed)
     assert d.action == "throttle" and d.retry_after_s and d.reasons == ["state_unavailable"]
 

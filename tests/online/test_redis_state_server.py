@@ -15,7 +15,8 @@ from distillguard.policy import default_policy
 
 pytestmark = pytest.mark.server
 
-POL = default_policy()
+#: The default policy, but trusting scan verdicts fully (these tests drive actions by verdicts).
+POL = default_policy().model_copy(update={"verdict_weight": 1.0, "follow_verdict_action": True})
 
 
 def _ctx(

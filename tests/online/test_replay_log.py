@@ -42,6 +42,19 @@ def _rec(i: int, account: str, minute: int) -> dict[str, Any]:
     }
 
 
+def strict_policy_file(folder: Path) -> Path:
+    """The packaged policy, but trusting scan verdicts fully (tests drive actions by verdicts)."""
+    from importlib import resources
+
+    text = resources.files("distillguard.policy").joinpath("default.yaml").read_text()
+    text = text.replace("verdict_weight: 0.5", "verdict_weight: 1.0").replace(
+        "follow_verdict_action: false", "follow_verdict_action: true"
+    )
+    path = folder / "strict-policy.yaml"
+    path.write_text(text)
+    return path
+
+
 def _log(tmp: Path) -> tuple[Path, Path]:
     recs = [_rec(i, "acct_bad" if i % 3 == 0 else "acct_ok", 59 - i) for i in range(30)]
     log = tmp / "logs" / "exchanges.jsonl"
@@ -59,7 +72,7 @@ def _log(tmp: Path) -> tuple[Path, Path]:
 
 def test_replay_in_process_writes_one_decision_per_exchange_in_time_order(tmp_path: Path) -> None:
     log, scan = _log(tmp_path)
-    enforcer, _ = build_enforcer(verdicts=scan)
+    enforcer, _ = build_enforcer(verdicts=scan, policy=strict_policy_file(tmp_path))
     summary = replay(log, tmp_path / "out", enforcer=enforcer)
     assert summary.exchanges == 30 and summary.rejected == 1
     rows = list(read_decisions(tmp_path / "out" / "decisions.csv"))
@@ -82,8 +95,12 @@ def _free_port() -> int:
 
 def test_replay_over_http_matches_in_process(tmp_path: Path) -> None:
     log, scan = _log(tmp_path)
-    local = replay(log, tmp_path / "local", enforcer=build_enforcer(verdicts=scan)[0])
-    enforcer, watcher = build_enforcer(verdicts=scan)
+    local = replay(
+        log,
+        tmp_path / "local",
+        enforcer=build_enforcer(verdicts=scan, policy=strict_policy_file(tmp_path))[0],
+    )
+    enforcer, watcher = build_enforcer(verdicts=scan, policy=strict_policy_file(tmp_path))
     port = _free_port()
     server = uvicorn.Server(
         uvicorn.Config(

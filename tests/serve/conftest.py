@@ -19,6 +19,19 @@ def write_scan(folder: Path, verdicts: list[Verdict]) -> None:
     write_verdicts(folder / "verdicts.csv", verdicts)
 
 
+def strict_policy_file(folder: Path) -> Path:
+    """The packaged policy, but trusting scan verdicts fully (tests drive actions by verdicts)."""
+    from importlib import resources
+
+    text = resources.files("distillguard.policy").joinpath("default.yaml").read_text()
+    text = text.replace("verdict_weight: 0.5", "verdict_weight: 1.0").replace(
+        "follow_verdict_action: false", "follow_verdict_action: true"
+    )
+    path = folder / "strict-policy.yaml"
+    path.write_text(text)
+    return path
+
+
 @pytest.fixture
 def scan_dir(tmp_path: Path) -> Path:
     """A scan output folder with one blocked and one degraded account."""
@@ -36,7 +49,9 @@ def scan_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def client(scan_dir: Path) -> Iterator[Any]:
     """A TestClient (lifespan run) plus the enforcer and watcher behind it."""
-    enforcer, watcher = build_enforcer(verdicts=scan_dir)
+    enforcer, watcher = build_enforcer(
+        verdicts=scan_dir, policy=strict_policy_file(scan_dir.parent)
+    )
     app = create_app(enforcer, watcher=watcher, reload_every_s=0.05, observe_every_s=0.05)
     with TestClient(app) as c:
         c.enforcer = enforcer  # type: ignore[attr-defined]

@@ -28,6 +28,10 @@ def replay(
         str, typer.Option("--state", help="memory or redis://host:port/db")
     ] = "memory",
     verdicts: Annotated[Path | None, typer.Option("--verdicts", help="scan output folder")] = None,
+    store: Annotated[
+        Path | None,
+        typer.Option("--store", help="scan's DuckDB store: returning-actor evidence (intel)"),
+    ] = None,
     accounts: Annotated[
         Path | None,
         typer.Option("--accounts", help="account registry (default: accounts.jsonl beside LOGS)"),
@@ -43,7 +47,7 @@ def replay(
             beside = (logs if logs.is_dir() else logs.parent) / "accounts.jsonl"
             accounts = beside if beside.exists() else None
         enforcer, _ = build_enforcer(
-            policy=policy, state=state, verdicts=verdicts, accounts=accounts
+            policy=policy, state=state, verdicts=verdicts, accounts=accounts, intel_store=store
         )
     with Progress(
         "[progress.description]{task.description}",

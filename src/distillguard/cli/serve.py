@@ -25,6 +25,10 @@ def serve(
     accounts: Annotated[
         Path | None, typer.Option("--accounts", help="account registry (jsonl)")
     ] = None,
+    store: Annotated[
+        Path | None,
+        typer.Option("--store", help="scan's DuckDB store: returning-actor evidence (intel)"),
+    ] = None,
     host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port")] = 8787,
     verify_url: Annotated[
@@ -39,7 +43,7 @@ def serve(
     from ..serve.app import create_app
 
     enforcer, watcher = build_enforcer(
-        policy=policy, state=state, verdicts=verdicts, accounts=accounts
+        policy=policy, state=state, verdicts=verdicts, accounts=accounts, intel_store=store
     )
     api = create_app(enforcer, watcher=watcher, verify_url=verify_url)
     console.print(

@@ -95,8 +95,9 @@ def _evidence(view: StateView, policy: Policy) -> tuple[list[tuple[str, float]],
     campaign = ""
     v = view.verdict
     if v is not None and view.now - view.verdict_loaded_at <= policy.ttl.verdict_s:
-        if v.risk > 0:
-            contribs.append(("verdict_flagged" if v.flagged else "verdict_risk", v.risk))
+        if v.risk > 0 and policy.verdict_weight > 0:
+            r = v.risk * policy.verdict_weight
+            contribs.append(("verdict_flagged" if v.flagged else "verdict_risk", r))
         if v.flagged and policy.follow_verdict_action and _RANK[v.action] > _RANK[floor]:
             floor = v.action
         campaign = v.campaign_id
@@ -108,10 +109,13 @@ def _evidence(view: StateView, policy: Policy) -> tuple[list[tuple[str, float]],
                 if _RANK[rr.min_action] > _RANK[floor]:
                     floor = rr.min_action
     seen: set[str] = set()
+    judged = v is not None and view.now - view.verdict_loaded_at <= policy.ttl.verdict_s
     for ev in view.evidence:
         rule = policy.evidence.get(ev.kind)
         if rule is None or ev.kind in seen:
             continue
+        if judged and ev.detail == "batch":
+            continue  # the scan already weighed its own campaign's indicators for this account
         seen.add(ev.kind)
         contribs.append((ev.kind, rule.risk * ev.weight))
         if _RANK[rule.min_action] > _RANK[floor]:

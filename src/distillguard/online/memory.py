@@ -17,6 +17,7 @@ from .state import (
     StateView,
     indicator_keys,
     ip_key,
+    lookup_keys,
 )
 
 __all__ = [
@@ -146,23 +147,26 @@ class MemoryState:
                     ev.append(
                         Evidence("banned_link", pay, detail=f"payment shared with {banned_by}")
                     )
-                cid = self._indicator(("shared_payment", pay), now)
-                if cid is not None:
-                    ev.append(Evidence("shared_payment", pay, campaign_id=cid))
-        for kind, value in indicator_keys(context):
-            cid = self._indicator((kind, value), now)
-            if cid is not None:
-                ev.append(Evidence(kind, value, campaign_id=cid))
+                found = self._indicator(("shared_payment", pay), now)
+                if found is not None:
+                    ev.append(
+                        Evidence("shared_payment", pay, campaign_id=found[0], detail=found[1])
+                    )
+        for kind, value in lookup_keys(context):
+            found = self._indicator((kind, value), now)
+            if found is not None:
+                ev.append(Evidence(kind, value, campaign_id=found[0], detail=found[1]))
         for src in self._sources:
             ev.extend(src.lookup(context, rec))
         return ev
 
-    def _indicator(self, key: tuple[str, str], now: float) -> str | None:
-        cid = self._batch_indicators.get(key)
-        if cid is not None:
-            return cid
+    def _indicator(self, key: tuple[str, str], now: float) -> tuple[str, str] | None:
+        """``(campaign_id, origin)`` of an indicator; origin is ``batch`` or ``online``."""
         hit = self._indicators.get(key)
-        return hit[0] if hit is not None and hit[1] > now else None
+        if hit is not None and hit[1] > now:
+            return hit[0], "online"
+        cid = self._batch_indicators.get(key)
+        return (cid, "batch") if cid is not None else None
 
     # ------------------------------------------------------------------ writes
     def _acct(self, account_id: str) -> _Account:

@@ -38,6 +38,7 @@ from .state import (
     StateUnavailable,
     StateView,
     indicator_keys,
+    lookup_keys,
 )
 
 __all__ = ["RedisState"]
@@ -95,7 +96,7 @@ class RedisState:
         acct = context.account_id
         p = self.p
         bucket = int(now // self.window_s)
-        keys = indicator_keys(context)
+        keys = lookup_keys(context)
         try:
             pipe = self.r.pipeline(transaction=False)
             pipe.get(f"{p}w:{acct}:{bucket}")
@@ -148,16 +149,19 @@ class RedisState:
                     ev.append(
                         Evidence("banned_link", pay, detail=f"payment shared with {banned_by}")
                     )
-                cid = _s(pay_hits[1]) or _s(pay_hits[2])
-                if cid:
-                    ev.append(Evidence("shared_payment", pay, campaign_id=cid))
+                learnt_pay, batch_pay = _s(pay_hits[2]), _s(pay_hits[1])
+                if learnt_pay or batch_pay:
+                    origin = "online" if learnt_pay else "batch"
+                    cid = learnt_pay or batch_pay or ""
+                    ev.append(Evidence("shared_payment", pay, campaign_id=cid, detail=origin))
         if keys:
             batch = res[8]
             learnt = res[9:]
             for i, (k, v) in enumerate(keys):
-                cid = _s(batch[i]) or _s(learnt[i])
-                if cid:
-                    ev.append(Evidence(k, v, campaign_id=cid))
+                on, off = _s(learnt[i]), _s(batch[i])
+                if on or off:
+                    origin = "online" if on else "batch"
+                    ev.append(Evidence(k, v, campaign_id=on or off or "", detail=origin))
         for src in self._sources:
             ev.extend(src.lookup(context, rec))
         return view

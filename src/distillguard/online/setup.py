@@ -3,14 +3,12 @@
 Shared by ``distillguard serve``, ``distillguard replay`` and the in-process LiteLLM
 guardrail, so all three read the same settings the same way:
 
-=====================  ==========================  ====================================
-setting                environment                 meaning
-=====================  ==========================  ====================================
-policy                 ``DISTILLGUARD_POLICY``     YAML policy file (default: packaged)
-state                  ``DISTILLGUARD_STATE``      ``memory`` or ``redis://host:port/db``
-verdicts               ``DISTILLGUARD_VERDICTS``   scan output folder (verdicts.csv ...)
-accounts               ``DISTILLGUARD_ACCOUNTS``   account registry (accounts.jsonl)
-=====================  ==========================  ====================================
+* policy: ``DISTILLGUARD_POLICY``, a YAML policy file (default: the packaged one);
+* state: ``DISTILLGUARD_STATE``, ``memory`` or ``redis://host:port/db``;
+* verdicts: ``DISTILLGUARD_VERDICTS``, a scan output folder (verdicts.csv, campaigns.json);
+* accounts: ``DISTILLGUARD_ACCOUNTS``, the account registry (accounts.jsonl);
+* intel store: ``DISTILLGUARD_INTEL_STORE``, a scan's DuckDB store (banned accounts and
+  known actors, for returning-actor evidence).
 """
 
 from __future__ import annotations
@@ -78,6 +76,20 @@ def _feature_factory() -> FeatureStateFactory:
     return default_feature_state
 
 
+def _intel_source(path: str | Path) -> EvidenceSource:
+    """Returning-actor evidence from a scan's store (banned accounts, known actors)."""
+    from ..intel.evidence_source import IntelEvidenceSource
+    from ..store import Store
+
+    if not Path(path).exists():
+        raise ConfigError(f"{path}: intel store not found (scan --store PATH)")
+    store = Store(Path(path))
+    try:
+        return IntelEvidenceSource.from_store(store)
+    finally:
+        store.close()
+
+
 def build_state(
     url: str | None,
     *,
@@ -104,16 +116,20 @@ def build_enforcer(
     verdicts: str | Path | None = None,
     accounts: str | Path | None = None,
     signals: bool = True,
+    intel_store: str | Path | None = None,
     evidence_sources: list[EvidenceSource] | None = None,
     feature_state: FeatureStateFactory | None = None,
     **kw: Any,
 ) -> tuple[Enforcer, VerdictWatcher | None]:
     """An enforcer plus, when a verdict folder is given, its (already loaded) watcher."""
     pol = load_policy(policy)
+    sources = list(evidence_sources or [])
+    if intel_store:
+        sources.append(_intel_source(intel_store))
     backend = build_state(
         state,
         window_s=pol.throttle.window_s,
-        evidence_sources=evidence_sources,
+        evidence_sources=sources,
         feature_state=feature_state,
     )
     if accounts:
@@ -137,4 +153,5 @@ def enforcer_from_env() -> tuple[Enforcer, VerdictWatcher | None]:
         state=env("DISTILLGUARD_STATE") or None,
         verdicts=env("DISTILLGUARD_VERDICTS") or None,
         accounts=env("DISTILLGUARD_ACCOUNTS") or None,
+        intel_store=env("DISTILLGUARD_INTEL_STORE") or None,
     )

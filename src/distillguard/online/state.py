@@ -34,6 +34,7 @@ __all__ = [
     "StateView",
     "indicator_keys",
     "ip_key",
+    "lookup_keys",
 ]
 
 #: Evidence about the account itself (not only about infrastructure it shares): an
@@ -49,7 +50,11 @@ class StateUnavailable(RuntimeError):
 
 @dataclass(frozen=True, slots=True)
 class Evidence:
-    """One piece of evidence about a request; ``kind`` is a key of ``policy.evidence``."""
+    """One piece of evidence about a request; ``kind`` is a key of ``policy.evidence``.
+
+    ``detail`` says where it came from; ``batch`` marks an indicator of a scan's
+    ``campaigns.json``, which the scan already weighed for the accounts it judged.
+    """
 
     kind: str
     value: str
@@ -140,9 +145,12 @@ def indicator_keys(context: RequestContext) -> list[tuple[str, str]]:
     """
     sig = context.signals or {}
     keys: list[tuple[str, str]] = []
-    prefix = sig.get("ip_prefix") or (ip_key(context.client_ip) if context.client_ip else None)
-    if prefix:
-        keys.append(("campaign_ip", str(prefix)))
+    # hosting space is rented in blocks: its /24 is the indicator; elsewhere (homes,
+    # mobile, unknown) neighbours are strangers, so only the address itself is
+    if sig.get("is_hosting") and sig.get("ip_prefix"):
+        keys.append(("campaign_ip", str(sig["ip_prefix"])))
+    elif context.client_ip:
+        keys.append(("campaign_ip", context.client_ip))
     if sig.get("client_fp"):
         keys.append(("campaign_client", str(sig["client_fp"])))
     elif context.user_agent or context.headers:
@@ -150,6 +158,16 @@ def indicator_keys(context: RequestContext) -> list[tuple[str, str]]:
     tpl = sig.get("template_id")
     if tpl:
         keys.append(("campaign_template", str(tpl)))
+    return keys
+
+
+def lookup_keys(context: RequestContext) -> list[tuple[str, str]]:
+    """:func:`indicator_keys` plus the address's network, where campaign ranges match."""
+    keys = indicator_keys(context)
+    if context.client_ip:
+        net = ("campaign_ip", ip_key(context.client_ip))
+        if net not in keys:
+            keys.append(net)
     return keys
 
 

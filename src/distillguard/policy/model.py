@@ -182,6 +182,12 @@ class Policy(_Strict):
     degrade: DegradeSpec = Field(default_factory=DegradeSpec)
     ttl: Ttls = Field(default_factory=Ttls)
     allowlist: Allowlist = Field(default_factory=Allowlist)
+    verdict_weight: float = Field(
+        default=1.0,
+        ge=0.0,
+        le=1.0,
+        description="the batch verdict's risk is scaled by this before it joins the noisy-or",
+    )
     follow_verdict_action: bool = Field(
         default=True, description="the batch verdict's action is a floor while it is fresh"
     )
