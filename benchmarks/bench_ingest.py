@@ -286,15 +286,15 @@ def generate(path: Path, n: int, seed: int = 7) -> int:
     return path.stat().st_size
 
 
-def bare_parse(path: Path) -> tuple[int, float]:
-    """orjson.loads over every line, one loop; returns (records, seconds)."""
-    t0 = time.perf_counter()
+def bare_parse(path: Path) -> tuple[int, float, float]:
+    """orjson.loads over every line, one loop; returns (records, seconds, cpu seconds)."""
+    t0, c0 = time.perf_counter(), time.process_time()
     n = 0
     with open(path, "rb") as f:
         for line in f:
             orjson.loads(line)
             n += 1
-    return n, time.perf_counter() - t0
+    return n, time.perf_counter() - t0, time.process_time() - c0
 
 
 def _tree_rss(pid: int) -> int:
@@ -316,19 +316,30 @@ def _tree_rss(pid: int) -> int:
 
 _CHILD = """
 import json, resource, sys, time
-from distillguard.ingest import ingest_paths
+from distillguard.ingest import IngestSummary, ingest_paths, read_exchanges
 from distillguard.store import Store
-t0 = time.perf_counter()
-with Store(sys.argv[2]) as store:
-    s = ingest_paths([sys.argv[1]], store, workers=int(sys.argv[3]))
-    n = store.count()
-dt = time.perf_counter() - t0
-ru = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss + resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-print(json.dumps({"seconds": dt, "ingested": s.ingested, "in_store": n, "rejected": s.n_rejected, "rusage_kb": ru}))
+def cpu():
+    return sum(r.ru_utime + r.ru_stime for r in (resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)))
+if __name__ == "__main__":
+    t0 = time.perf_counter()
+    if sys.argv[2] == "-":  # parse and normalise to Arrow batches only, no store
+        s = IngestSummary()
+        n = 0
+        for b in read_exchanges(sys.argv[1], summary=s, workers=int(sys.argv[3])):
+            n += b.num_rows
+        ingested = n
+    else:
+        with Store(sys.argv[2]) as store:
+            s = ingest_paths([sys.argv[1]], store, workers=int(sys.argv[3]))
+            n = store.count()
+        ingested = s.ingested
+    dt = time.perf_counter() - t0
+    ru = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss + resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    print(json.dumps({"seconds": dt, "cpu": cpu(), "ingested": ingested, "in_store": n, "rejected": s.n_rejected, "rusage_kb": ru}))
 """
 
 
-def ingest_in_child(path: Path, store: Path, workers: int) -> dict[str, Any]:
+def ingest_in_child(path: Path, store: Path | str, workers: int) -> dict[str, Any]:
     """Run ingestion in a child process and sample its tree's resident memory."""
     proc = subprocess.Popen(
         [sys.executable, "-c", _CHILD, str(path), str(store), str(workers)],
@@ -356,8 +367,23 @@ def ingest_in_child(path: Path, store: Path, workers: int) -> dict[str, Any]:
     return res
 
 
+def _row(
+    stage: str, n: int, mb: float, secs: float, cpu: float, peak: object, ratio: float | str
+) -> dict[str, object]:
+    return {
+        "stage": stage,
+        "exchanges": n,
+        "file_MB": round(mb, 1),
+        "seconds": secs,
+        "exchanges_per_s": n / secs,
+        "cpu_us_per_exchange": cpu / n * 1e6 if cpu else "",
+        "peak_rss_MB": peak,
+        "vs_bare_parse": ratio,
+    }
+
+
 def run(scale: float) -> list[dict[str, object]]:
-    """Generate the log, time bare parsing and ingestion, report both with peak memory."""
+    """Generate the log; time bare parsing, parse-only and full ingestion; report memory."""
     n = max(1000, int(N_EXCHANGES * scale))
     workers = os.cpu_count() or 1
     with tempfile.TemporaryDirectory(prefix="dg-bench-ingest-") as tmp:
@@ -365,40 +391,30 @@ def run(scale: float) -> list[dict[str, object]]:
         t0 = time.perf_counter()
         size = generate(log, n)
         gen_s = time.perf_counter() - t0
-        parsed, parse_s = bare_parse(log)
+        parsed, parse_s, parse_cpu = bare_parse(log)
+        only = ingest_in_child(log, "-", workers)
         res = ingest_in_child(log, Path(tmp) / "store.duckdb", workers)
     mb = size / 1e6
-    parse_rate = parsed / parse_s
-    ingest_rate = res["ingested"] / res["seconds"]
+    rate = parsed / parse_s
     return [
-        {
-            "stage": "generate log",
-            "exchanges": n,
-            "file_MB": round(mb, 1),
-            "seconds": gen_s,
-            "exchanges_per_s": n / gen_s,
-            "MB_per_s": mb / gen_s,
-            "peak_rss_MB": "",
-            "vs_bare_parse": "",
-        },
-        {
-            "stage": "bare orjson parse (1 loop, 1 core)",
-            "exchanges": parsed,
-            "file_MB": round(mb, 1),
-            "seconds": parse_s,
-            "exchanges_per_s": parse_rate,
-            "MB_per_s": mb / parse_s,
-            "peak_rss_MB": "",
-            "vs_bare_parse": 1.0,
-        },
-        {
-            "stage": f"ingest -> DuckDB ({workers} parser processes)",
-            "exchanges": res["ingested"],
-            "file_MB": round(mb, 1),
-            "seconds": res["seconds"],
-            "exchanges_per_s": ingest_rate,
-            "MB_per_s": mb / res["seconds"],
-            "peak_rss_MB": round(res["peak_rss"] / 1e6, 1),
-            "vs_bare_parse": ingest_rate / parse_rate,
-        },
+        _row("generate log", n, mb, gen_s, 0.0, "", ""),
+        _row("bare orjson parse (1 loop, 1 core)", parsed, mb, parse_s, parse_cpu, "", 1.0),
+        _row(
+            f"parse+normalise -> Arrow, no store ({workers} workers)",
+            only["ingested"],
+            mb,
+            only["seconds"],
+            only["cpu"],
+            round(only["peak_rss"] / 1e6, 1),
+            only["ingested"] / only["seconds"] / rate,
+        ),
+        _row(
+            f"ingest -> DuckDB ({workers} workers)",
+            res["ingested"],
+            mb,
+            res["seconds"],
+            res["cpu"],
+            round(res["peak_rss"] / 1e6, 1),
+            res["ingested"] / res["seconds"] / rate,
+        ),
     ]
