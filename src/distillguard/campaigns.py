@@ -264,10 +264,16 @@ def build_campaigns(
              FROM exchanges e JOIN camp_members m USING (account_id) GROUP BY 1, 2 ORDER BY 1, 2"""),
         10_000,
     )
-    pivots = _pivots(
-        q("""SELECT m.campaign, date_trunc('hour', e.timestamp), coalesce(e.model, '?'), count(*)
-             FROM exchanges e JOIN camp_members m USING (account_id) GROUP BY 1, 2, 3""")
+    hourly = q(
+        """SELECT m.campaign, date_trunc('hour', e.timestamp), coalesce(e.model, '?'), count(*)
+           FROM exchanges e JOIN camp_members m USING (account_id) GROUP BY 1, 2, 3"""
     )
+    pivots = _pivots(hourly)
+    day_models: dict[tuple[str, str], dict[str, int]] = defaultdict(dict)
+    for camp, hour, model, n in hourly:
+        day = hour.date().isoformat()
+        cell = day_models[(camp, day)]
+        cell[model] = cell.get(model, 0) + int(n)
     edges = _internal_edges(graph, chosen, max_edges)
     out: list[Campaign] = []
     for cid, idx in chosen.items():
@@ -306,7 +312,12 @@ def build_campaigns(
                     "linked_by": _linked_by(graph, idx),
                     "community": c,
                     "timeline": [
-                        {"day": d, "exchanges": int(n), "output_tokens": int(t)}
+                        {
+                            "day": d,
+                            "exchanges": int(n),
+                            "output_tokens": int(t),
+                            "models": day_models.get((cid, d), {}),
+                        }
                         for d, n, t in timeline.get(cid, [])
                     ],
                     "edges": edges.get(cid, []),

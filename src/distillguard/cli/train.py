@@ -8,7 +8,6 @@ accounts banned earlier and accounts known to be fine).
 from __future__ import annotations
 
 import datetime as dt
-import json
 import shlex
 import sys
 import tempfile
@@ -17,6 +16,7 @@ from typing import Annotated
 
 import numpy as np
 import typer
+import yaml
 
 from ..contracts import read_truth
 from ..errors import InputError
@@ -45,10 +45,10 @@ def _folder_rows(folder: Path, memory_limit: str) -> tuple[np.ndarray, np.ndarra
         ingest_paths(logs, store, accounts=acc if acc.is_file() else None)
         x, y, cols = labelled_matrix(store, labels)
     info: dict[str, object] = {"path": str(folder), "accounts": int(y.size), "attack": int(y.sum())}
-    for name in ("scenario.json", "manifest.json"):
-        meta = folder / name
-        if meta.is_file():
-            info["scenario"] = json.loads(meta.read_text(encoding="utf-8"))
+    meta = folder / "scenario.yaml"
+    if meta.is_file():
+        doc = yaml.safe_load(meta.read_text(encoding="utf-8")) or {}
+        info["scenario"] = {k: doc.get(k) for k in ("name", "seed", "days", "disable_archetypes")}
     return x, y, cols, info
 
 
