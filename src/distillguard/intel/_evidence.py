@@ -190,11 +190,11 @@ def account_values(store: Store) -> str:
             f"(UNPIVOT (SELECT account_id, timestamp, {sel} FROM exchanges) "
             f"ON {', '.join(fallback)} INTO NAME kind VALUE value) GROUP BY ALL"
         )
-    # a registry value counts from the account's first exchange (its creation when it has
-    # none): accounts registered early but first used later are not yet users of it
+    # a registry value counts from the account's first exchange: accounts registered
+    # early but first active later are not yet users of it, dormant ones never (null)
     parts.append(
         "SELECT account_id, kind, value, 1 AS n, first_ts FROM "
-        "(UNPIVOT (SELECT a.account_id, coalesce(x.first_ts, a.created_at) AS first_ts, "
+        "(UNPIVOT (SELECT a.account_id, x.first_ts, "
         "a.payment_fingerprint AS payment_fp, lower(a.email_domain) AS email_domain "
         "FROM accounts a LEFT JOIN (SELECT account_id, min(timestamp) AS first_ts "
         "FROM exchanges GROUP BY account_id) x USING (account_id)) "
@@ -240,10 +240,12 @@ def value_stats(
     """Users and linked users of each ``(kind, value)``; needs :func:`ensure_account_values`.
 
     ``linked`` maps each known-bad account to when it became known (its ban, or the data
-    its actor was learned from; ``None``: no cut). A value is judged as it stood when it
-    became known-bad: only accounts that had used it by the earliest such time count, so
-    accounts that appeared later (the evaders being looked for among them) cannot dilute
-    it. Values no linked account used count every user.
+    its actor was learned from; ``None``: no cut). Linked accounts always count. A value
+    is judged as it stood when it became known-bad: of the other accounts, only those
+    that had used it by the earliest such time count, so accounts that appeared later
+    (the evaders being looked for among them) cannot dilute it; accounts that never made
+    an exchange (registered, dormant) are not users. Values no linked account used count
+    every active user.
     """
     pair_list = sorted(set(pairs))
     if not pair_list:
@@ -270,9 +272,9 @@ def value_stats(
             f"k AS (SELECT kind, value, min(known_at) FILTER (WHERE is_linked) AS cut "
             f"FROM j GROUP BY kind, value) "
             f"SELECT j.kind, j.value, "
-            f"count(DISTINCT j.account_id) FILTER (WHERE k.cut IS NULL OR j.first_ts <= k.cut), "
-            f"count(DISTINCT j.account_id) FILTER "
-            f"(WHERE j.is_linked AND (k.cut IS NULL OR j.first_ts <= k.cut)) "
+            f"count(DISTINCT j.account_id) FILTER (WHERE j.is_linked OR "
+            f"(j.first_ts IS NOT NULL AND (k.cut IS NULL OR j.first_ts <= k.cut))), "
+            f"count(DISTINCT j.account_id) FILTER (WHERE j.is_linked) "
             f"FROM j JOIN k ON j.kind = k.kind AND j.value = k.value GROUP BY j.kind, j.value"
         ).fetchall()
     finally:

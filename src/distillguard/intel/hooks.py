@@ -19,7 +19,7 @@ from ..contracts import AttributedActor, Campaign
 from ..store import Store
 from ._evidence import VALUES_TABLE, ensure_account_values
 from .actors import load_actors, name_actor
-from .evasion import BanEvasionIndex, account_evidence
+from .evasion import FLAG_SCORE, BanEvasionIndex, Link, account_evidence
 from .match import MIN_CONFIDENCE, match_campaign
 from .stix import community_key, keyed_hash
 from .stix_import import ensure_partner_tables
@@ -90,6 +90,15 @@ def attribute(
     return out
 
 
+#: Own evidence (from two families) that corroborates a member of an attributed campaign:
+#: half the bar of a standalone returning-actor flag, the scan's linkage being the rest.
+CORROBORATE_SCORE = FLAG_SCORE / 2
+
+
+def _corroborates(link: Link) -> bool:
+    return link.flagged or (link.score >= CORROBORATE_SCORE and len(link.families) >= 2)
+
+
 def _corroborated(
     store: Store, index: BanEvasionIndex, members: list[str], actor: str
 ) -> list[str]:
@@ -103,7 +112,7 @@ def _corroborated(
     out = []
     for a in members:
         link = links.get(a, {}).get(actor)
-        if index.known_account(a) == actor or (link is not None and link.flagged):
+        if index.known_account(a) == actor or (link is not None and _corroborates(link)):
             out.append(a)
     return out
 
