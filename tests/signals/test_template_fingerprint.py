@@ -132,6 +132,36 @@ def test_learned_vocabulary_finds_head_and_tail_slot_templates() -> None:
     assert signals_for_exchange(exchange(tail_slot[5], 5), fresh)["template_id"] == ids[n]
 
 
+def test_near_duplicate_templates_merge_and_distinct_ones_do_not() -> None:
+    ctx = SignalContext.default(use_shared_data=False)
+    a = [
+        f"{q}\nThink step by step and show your reasoning before the final answer."
+        for q in QUESTIONS
+    ]
+    b = [
+        f"{q}\nThink step by step and show all reasoning before the final answer."
+        for q in QUESTIONS
+    ]
+    c = [
+        f"{q}\nReply with a single integer and nothing else, no explanation at all."
+        for q in QUESTIONS
+    ]
+    store = _store_with(a + b + c, ctx)
+    ids = (
+        store.query(f"SELECT template_id FROM {SIGNALS_TABLE} ORDER BY exchange_id")
+        .column(0)
+        .to_pylist()
+    )
+    n = len(QUESTIONS)
+    assert len(set(ids[: 2 * n])) == 1  # the paraphrase joins the original's cluster
+    assert set(ids[2 * n :]).isdisjoint(ids[: 2 * n]) and len(set(ids[2 * n :])) == 1
+    vocab = TemplateVocabulary.load(store)
+    assert any(len(m) >= 2 for m in vocab.clusters().values())
+    assert all(t for t in vocab.texts.values())  # masked key texts kept for analysts
+    # the online path names the paraphrase by the same cluster
+    assert signals_for_exchange(exchange(b[0], 0), ctx)["template_id"] == ids[0]
+
+
 @pytest.mark.skipif(DATA is None, reason="no shared data")
 def test_real_prompts_are_mostly_distinct_templates() -> None:
     assert DATA

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,11 +22,12 @@ from ..enrich import CLIENT_FIELDS, IP_FIELDS, ClientFingerprinter, IpEnricher
 from ..resources import shared_data_dir
 from ..schema import EXCHANGE_SCHEMA
 from ..store import Store
+from ._hashing import hash_one
 from .capability import CapabilityDetector
 from .elicitation import ElicitationDetector
 from .registry import ExchangeView, Registry
 from .shape import ShapeDetector
-from .template import MIN_SUPPORT, TemplateDetector, TemplateVocabulary
+from .template import MIN_SUPPORT, TemplateDetector, TemplateVocabulary, key_texts
 
 __all__ = [
     "PASSTHROUGH",
@@ -144,7 +145,10 @@ class SignalContext:
 
     def use_templates(self, vocabulary: TemplateVocabulary) -> SignalContext:
         """Resolve template ids with ``vocabulary`` from now on (e.g. loaded from a store)."""
-        self.templates.support = dict(vocabulary.support)
+        mine = self.templates
+        mine.support = dict(vocabulary.support)
+        mine.canonical = dict(vocabulary.canonical)
+        mine.texts = dict(vocabulary.texts)
         return self
 
     @property
@@ -215,6 +219,27 @@ def _utc_ms(ts: Any) -> Any:
     return ts
 
 
+def _key_texts(store: Store, exchange_ids: Iterable[str]) -> dict[str, str]:
+    """Template key hash -> key text, recomputed from these exchanges' prompts."""
+    ids = pa.table({"exchange_id": pa.array(list(exchange_ids), pa.string())})
+    cur = store.con.cursor()
+    try:
+        cur.register("_kt_ids", ids)
+        texts = cur.execute(
+            "SELECT last_user_text FROM exchanges JOIN _kt_ids USING (exchange_id) "
+            "WHERE last_user_text IS NOT NULL"
+        ).fetchall()
+    finally:
+        cur.close()
+    out: dict[str, str] = {}
+    for (text,) in texts:
+        for key_text in key_texts(text):
+            h = hash_one(key_text)
+            if h is not None:
+                out[h] = key_text
+    return out
+
+
 def materialise(
     store: Store,
     ctx: SignalContext,
@@ -268,7 +293,7 @@ def materialise(
     finally:
         reader.close()
     # learn the corpus's templates, then resolve every template id against them
-    vocab = TemplateVocabulary.learn(store, tmp)
+    vocab = TemplateVocabulary.learn(store, tmp, key_texts=lambda ids: _key_texts(store, ids))
     ctx.use_templates(vocab)
     con.execute("BEGIN")
     vocab.save(store)
@@ -287,6 +312,11 @@ def materialise(
                       > coalesce(f.support, 0)
                   AND greatest(coalesce(h.support, 0), coalesce(t.support, 0)) >= {MIN_SUPPORT}
             ) r WHERE {tmp}.rowid = r.rid"""
+    )
+    # near-duplicate templates carry their cluster's name
+    con.execute(
+        f"""UPDATE {tmp} SET template_id = v.canonical FROM {TemplateVocabulary.TABLE} v
+            WHERE {tmp}.template_id = v.key AND v.canonical <> v.key"""
     )
     con.execute(f"DROP TABLE IF EXISTS {SIGNALS_TABLE}")
     con.execute(f"ALTER TABLE {tmp} RENAME TO {SIGNALS_TABLE}")

@@ -22,13 +22,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..store import Store
 from ._hashing import hash_distinct, hash_one
 from .registry import ExchangeView, RowText, compiled, lower
+from .vocabulary import MIN_SUPPORT, TemplateVocabulary
 
 __all__ = [
     "FRAME_TOKENS",
@@ -37,6 +36,7 @@ __all__ = [
     "TemplateDetector",
     "TemplateVocabulary",
     "fold",
+    "key_texts",
     "skeleton_one",
     "skeletons",
     "system_hash_one",
@@ -45,9 +45,6 @@ __all__ = [
 
 #: Tokens kept at each end of a long skeleton to form its frame.
 FRAME_TOKENS = 8
-
-#: Distinct prompts that must share a key before it counts as a template.
-MIN_SUPPORT = 8
 
 #: Longest text (characters) the skeleton is built from.
 SKELETON_CHARS = 8_000
@@ -98,6 +95,11 @@ def fold(text: str) -> str:
     return compiled(_WS).sub(" ", lower(text)).strip()
 
 
+def key_texts(text: str) -> tuple[str, str, str]:
+    """Frame, head and tail key texts of one prompt (what the template ids hash)."""
+    return _keys_one(skeleton_one(text))
+
+
 def _keys_one(skel: str) -> tuple[str, str, str]:
     if skel.count(" ") < 2 * FRAME_TOKENS:
         return skel, skel, skel
@@ -123,91 +125,6 @@ def _keys(skel: pa.Array) -> tuple[pa.Array, pa.Array, pa.Array]:
         pc.if_else(short, skel, pc.binary_join_element_wise("^", head, "")),
         pc.if_else(short, skel, pc.binary_join_element_wise(tail, "$", "")),
     )
-
-
-class TemplateVocabulary:
-    """Template keys seen with many distinct prompts: the templates of a corpus.
-
-    A key (a skeleton's frame, head or tail hash) that at least :data:`MIN_SUPPORT`
-    distinct prompts share is a template; :meth:`resolve` picks, per prompt, the
-    best-supported of its frame, head and tail (ties: the frame, then the head), and the
-    frame when none is a template.
-    :func:`distillguard.signals.materialise` learns the vocabulary from the store and
-    saves it there (table ``template_vocabulary``); the online path loads it, so one
-    exchange gets the same template id in batch and online.
-    """
-
-    TABLE = "template_vocabulary"
-
-    def __init__(self, support: dict[str, int] | None = None) -> None:
-        self.support: dict[str, int] = dict(support or {})
-
-    def __len__(self) -> int:
-        return len(self.support)
-
-    def resolve_one(self, frame: str | None, head: str | None, tail: str | None) -> str | None:
-        """:meth:`resolve` for one exchange."""
-        sup = self.support
-        f, h, t = sup.get(frame or "", 0), sup.get(head or "", 0), sup.get(tail or "", 0)
-        side_sup = max(h, t)
-        if side_sup > f and side_sup >= MIN_SUPPORT:
-            return head if h >= t else tail
-        return frame
-
-    def resolve(self, frame: pa.Array, head: pa.Array, tail: pa.Array) -> pa.Array:
-        """Template id per row from its frame / head / tail key hashes."""
-        if not self.support:
-            return frame
-        keys = pa.array(list(self.support), pa.string())
-        counts = pa.array(list(self.support.values()), pa.int64())
-
-        def sup(arr: pa.Array) -> pa.Array:
-            pos = pc.index_in(arr, value_set=keys)
-            return pc.fill_null(counts.take(pos), 0)
-
-        f, h, t = sup(frame), sup(head), sup(tail)
-        side = pc.if_else(pc.greater_equal(h, t), head, tail)
-        side_sup = pc.max_element_wise(h, t)
-        use_side = pc.and_(pc.greater(side_sup, f), pc.greater_equal(side_sup, MIN_SUPPORT))
-        return pc.if_else(use_side, side, frame)
-
-    @classmethod
-    def learn(cls, store: Store, table: str) -> TemplateVocabulary:
-        """Keys of ``table`` (``template_frame/head/tail`` + ``prompt_hash``) with support."""
-        rows = store.query(
-            f"""SELECT key, count(DISTINCT prompt_hash) AS n FROM (
-                    SELECT template_frame AS key, prompt_hash FROM {table}
-                    UNION ALL SELECT template_head, prompt_hash FROM {table}
-                    UNION ALL SELECT template_tail, prompt_hash FROM {table})
-                WHERE key IS NOT NULL GROUP BY key HAVING count(DISTINCT prompt_hash) >= ?""",
-            [MIN_SUPPORT],
-        )
-        return cls(
-            dict(zip(rows.column("key").to_pylist(), rows.column("n").to_pylist(), strict=True))
-        )
-
-    def save(self, store: Store) -> None:
-        """Replace the vocabulary table in ``store``."""
-        tbl = pa.table(
-            {
-                "key": pa.array(list(self.support), pa.string()),
-                "support": pa.array(list(self.support.values()), pa.int64()),
-            }
-        )
-        store.con.register("_tv", tbl)
-        try:
-            store.con.execute(f"CREATE OR REPLACE TABLE {self.TABLE} AS SELECT * FROM _tv")
-        finally:
-            store.con.unregister("_tv")
-
-    @classmethod
-    def load(cls, store: Store) -> TemplateVocabulary:
-        """The vocabulary saved in ``store`` (empty when none)."""
-        try:
-            rows = store.query(f"SELECT key, support FROM {cls.TABLE}")
-        except duckdb.CatalogException:  # nothing learned yet
-            return cls()
-        return cls(dict(zip(rows.column(0).to_pylist(), rows.column(1).to_pylist(), strict=True)))
 
 
 def system_hashes(view: ExchangeView) -> pa.Array:
