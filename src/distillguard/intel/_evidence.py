@@ -236,6 +236,8 @@ def value_stats(
     store: Store,
     pairs: Iterable[tuple[str, str]],
     linked: Mapping[str, datetime | None] | Iterable[str],
+    *,
+    cuts: Mapping[tuple[str, str], datetime | None] | None = None,
 ) -> dict[tuple[str, str], ValueStats]:
     """Users and linked users of each ``(kind, value)``; needs :func:`ensure_account_values`.
 
@@ -245,16 +247,24 @@ def value_stats(
     that had used it by the earliest such time count, so accounts that appeared later
     (the evaders being looked for among them) cannot dilute it; accounts that never made
     an exchange (registered, dormant) are not users. Values no linked account used count
-    every active user.
+    every active user, unless ``cuts`` gives the value its own time (a partner's report:
+    only the local accounts that used it before then count).
     """
     pair_list = sorted(set(pairs))
     if not pair_list:
         return {}
     known = dict(linked) if isinstance(linked, Mapping) else dict.fromkeys(linked)
     con = store.con
+    cut_of = cuts or {}
     pairs_tbl = pa.table(
-        {"kind": [k for k, _ in pair_list], "value": [v for _, v in pair_list]},
-        schema=pa.schema([("kind", pa.string()), ("value", pa.string())]),
+        {
+            "kind": [k for k, _ in pair_list],
+            "value": [v for _, v in pair_list],
+            "cut": [cut_of.get(p) for p in pair_list],
+        },
+        schema=pa.schema(
+            [("kind", pa.string()), ("value", pa.string()), ("cut", pa.timestamp("ms", "UTC"))]
+        ),
     )
     ids = sorted(known)
     linked_tbl = pa.table(
@@ -265,12 +275,12 @@ def value_stats(
     con.register("_dg_linked", linked_tbl)
     try:
         rows = con.execute(
-            f"WITH j AS (SELECT p.kind, p.value, v.account_id, v.first_ts, "
+            f"WITH j AS (SELECT p.kind, p.value, p.cut AS given_cut, v.account_id, v.first_ts, "
             f"l.account_id IS NOT NULL AS is_linked, l.known_at FROM _dg_pairs p "
             f"LEFT JOIN {VALUES_TABLE} v ON v.kind = p.kind AND v.value = p.value "
             f"LEFT JOIN _dg_linked l ON l.account_id = v.account_id), "
-            f"k AS (SELECT kind, value, min(known_at) FILTER (WHERE is_linked) AS cut "
-            f"FROM j GROUP BY kind, value) "
+            f"k AS (SELECT kind, value, least(min(known_at) FILTER (WHERE is_linked), "
+            f"min(given_cut)) AS cut FROM j GROUP BY kind, value) "
             f"SELECT j.kind, j.value, "
             f"count(DISTINCT j.account_id) FILTER (WHERE j.is_linked OR "
             f"(j.first_ts IS NOT NULL AND (k.cut IS NULL OR j.first_ts <= k.cut))), "

@@ -157,7 +157,19 @@ class BanEvasionIndex:
                     continue
                 for v, learned in vals.items():
                     raw[(kind, v)][actor.name] = (learned, f"actor {actor.name}")
-        stats = value_stats(store, set(raw) | set(users), known_bad_accounts(store))
+        bad = known_bad_accounts(store)
+        stats = value_stats(store, set(raw) | set(users), bad)
+        # a partner's values are judged by the local accounts that used them before the
+        # partner saw the actor: nobody here -> the partner's word, else diluted by them
+        partner_cuts = {
+            (kind, v): actor.as_of
+            for actor in actors
+            if actor.source.startswith("partner:")
+            for kind, vals in actor.values.items()
+            for v in vals
+        }
+        partner_stats = value_stats(store, partner_cuts, bad, cuts=partner_cuts)
+        partner_of = {a.name for a in actors if a.source.startswith("partner:")}
         cluster = _banned_clusters(banned, users, stats, member_of)
         known = dict(member_of)
         for a in banned:
@@ -169,10 +181,14 @@ class BanEvasionIndex:
         for key, targets in raw.items():
             st = stats.get(key)
             local = st.purity if st else 0.5
-            entries[key] = [
-                _Entry(t, round(KIND_WEIGHTS[key[0]] * min(local, learned), 4), ex)
-                for t, (learned, ex) in targets.items()
-            ]
+            entries[key] = []
+            for t, (learned, ex) in targets.items():
+                pur = min(local, learned)
+                if t in partner_of:
+                    ps = partner_stats.get(key)
+                    pur = (ps.linked + learned) / (ps.users + 1) if ps else learned
+                    pur = min(pur, learned)
+                entries[key].append(_Entry(t, round(KIND_WEIGHTS[key[0]] * pur, 4), ex))
         return cls(entries, known)
 
     def known_account(self, account_id: str) -> str | None:

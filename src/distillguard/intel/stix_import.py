@@ -276,11 +276,21 @@ def _partner_actors(
                 if owner is None:
                     continue
                 fp = actor(owner)
+                seen_from = _timestamp(o.get("valid_from"))
+                if seen_from is not None:
+                    fp.as_of = min(fp.as_of, seen_from) if fp.as_of else seen_from
                 keys = expand_range(v) if kind == "ip_range" else [v]
                 k = "ip_prefix" if kind == "ip_range" else kind
                 for key in keys:
                     fp.values.setdefault(k, {})[key] = 0.9
     return rows, actors, skipped
+
+
+def _timestamp(value: object) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
 
 
 def _local_name(store: Store, name: str, source: str) -> str:
