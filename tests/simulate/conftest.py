@@ -25,9 +25,9 @@ SMALL: dict[str, Any] = {
         {"name": "frontier-2", "released_at": RELEASE},
     ],
     "populations": {
-        "hobby": {"accounts": 150},
-        "production_app": {"apps": 2, "exchanges_per_day": 150},
-        "enterprise": {"orgs": 3, "accounts_per_org": [15, 25], "exchanges_per_account_day": 4},
+        "hobby": {"accounts": 120},
+        "production_app": {"apps": 2, "exchanges_per_day": 100},
+        "enterprise": {"orgs": 3, "accounts_per_org": [15, 20], "exchanges_per_account_day": 3},
         "eval_lab": {
             "labs": 2,
             "accounts_per_lab": [2, 3],
@@ -35,15 +35,15 @@ SMALL: dict[str, Any] = {
             "runs_per_day": 1.5,
         },
         "university_class": {"classes": 1, "students": [80, 100], "deadline_every_days": 4},
-        "coding_agent": {"developers": 15, "sessions_per_day": 1.0, "loop_length_mean": 15},
-        "reseller": {"resellers": 1, "keys_per_account": [20, 40], "exchanges_per_day": 250},
+        "coding_agent": {"developers": 12, "sessions_per_day": 1.0, "loop_length_mean": 15},
+        "reseller": {"resellers": 1, "keys_per_account": [20, 40], "exchanges_per_day": 200},
     },
     "campaigns": [
         {
             "actor": "cobalt-owl",
             "archetype": "reasoning_grader",
             "accounts": 20,
-            "exchanges": 1000,
+            "exchanges": 600,
             "exits": {"datacenter": 0.7, "vpn": 0.3},
             "payment_reuse": 10,
             "apis": {"anthropic.messages": 0.5, "openai.chat_completions": 0.5},
@@ -52,7 +52,7 @@ SMALL: dict[str, Any] = {
             "actor": "saffron-kite",
             "archetype": "agentic",
             "accounts": 40,
-            "exchanges": 1000,
+            "exchanges": 800,
             "access_paths": {"api": 0.4, "cloud:aws": 0.3, "cloud:gcp": 0.3},
             "exits": {"residential": 0.5, "datacenter": 0.5},
         },
@@ -60,13 +60,13 @@ SMALL: dict[str, Any] = {
             "actor": "granite-heron",
             "archetype": "agentic_coding",
             "accounts": 20,
-            "exchanges": 3000,
+            "exchanges": 2200,
         },
         {
             "actor": "hydra-lattice",
             "archetype": "hydra",
             "accounts": 80,
-            "exchanges": 1500,
+            "exchanges": 1000,
             "mixed_ordinary": 0.5,
             "ip_rotation": "request",
             "ip_pool": 400,
@@ -97,7 +97,7 @@ TINY: dict[str, Any] = {
         "coding_agent": {"developers": 5, "loop_length_mean": 8},
         "reseller": {"resellers": 1, "keys_per_account": [5, 10], "exchanges_per_day": 100},
     },
-    "campaigns": [{**c, "exchanges": 200, "accounts": 10} for c in SMALL["campaigns"]],
+    "campaigns": [{**c, "exchanges": 120, "accounts": 8} for c in SMALL["campaigns"]],
 }
 
 
