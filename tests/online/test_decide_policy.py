@@ -94,7 +94,14 @@ def test_evidence_floor_and_noisy_or() -> None:
     )
     r_ip = POL.evidence["campaign_ip"].risk
     r_tpl = POL.evidence["campaign_template"].risk
-    assert two.risk == pytest.approx(1 - (1 - r_ip) * (1 - r_tpl))
+    # look-alike evidence is correlated: together it adds at most the policy's cap
+    assert two.risk == pytest.approx(min(1 - (1 - r_ip) * (1 - r_tpl), POL.look_alike_cap))
+    with_link = decide(
+        _ctx(),
+        _view(evidence=[Evidence("campaign_ip", "x"), Evidence("banned_link", "pm")]),
+    )
+    r_link = POL.evidence["banned_link"].risk
+    assert with_link.risk == pytest.approx(1 - (1 - min(r_ip, POL.look_alike_cap)) * (1 - r_link))
 
 
 def test_allowlist_wins_over_everything() -> None:

@@ -157,8 +157,14 @@ def decide(context: RequestContext, state: StateView, policy: Policy | None = No
 
     contribs, floor, campaign = _evidence(view, pol)
     keep = 1.0
-    for _, r in contribs:
-        keep *= 1.0 - min(max(r, 0.0), 1.0)
+    shared_keep = 1.0  # look-alike evidence (shared address, client, template) is one voice
+    for name, r in contribs:
+        r = min(max(r, 0.0), 1.0)
+        if name in pol.look_alike_evidence:
+            shared_keep *= 1.0 - r
+        else:
+            keep *= 1.0 - r
+    keep *= 1.0 - min(1.0 - shared_keep, pol.look_alike_cap)
     risk = 1.0 - keep
     tier = pol.tier_for(risk)
     action: Action = tier.action if _RANK[tier.action] >= _RANK[floor] else floor

@@ -188,6 +188,16 @@ class Policy(_Strict):
         le=1.0,
         description="the batch verdict's risk is scaled by this before it joins the noisy-or",
     )
+    look_alike_evidence: list[str] = Field(
+        default_factory=lambda: ["campaign_ip", "campaign_client", "campaign_template"],
+        description="evidence kinds that only say 'resembles an enforced account'",
+    )
+    look_alike_cap: float = Field(
+        default=1.0,
+        ge=0.0,
+        le=1.0,
+        description="most risk all look-alike evidence together may add (they are correlated)",
+    )
     follow_verdict_action: bool = Field(
         default=True, description="the batch verdict's action is a floor while it is fresh"
     )
