@@ -185,6 +185,7 @@ def test_harvester_and_human_differ_where_they_should(feats: dict) -> None:
     assert h["peak_day_exchanges"] == 240
     # one template (its fixed tail) over six questions and 240 item numbers
     assert h["template_top_share"] == 1.0 and h["distinct_templates"] == 1
+    assert h["templated_share"] == 1.0 and u["templated_share"] < 0.5
     assert u["template_top_share"] < 0.5
 
 

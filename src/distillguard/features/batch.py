@@ -69,6 +69,7 @@ FEATURE_DOCS: dict[str, str] = {
     "mean_elicitation_score": "Mean elicitation score.",
     "distinct_templates": "Distinct template ids.",
     "template_top_share": "Share of prompts using the account's most common template.",
+    "templated_share": "Share of prompts that follow a template of the corpus.",
     "distinct_prompt_share": "Distinct prompts / prompts (1 = never repeats itself).",
     "prompt_once_share": "Share of prompts the account asked exactly once (dataset sweep).",
     "shape_top_share": "Share of exchanges with the account's most common request shape.",
@@ -123,6 +124,7 @@ base AS (
         avg(elicitation_score) AS mean_elicitation_score,
         count(DISTINCT template_id) AS distinct_templates,
         count(prompt_hash) AS n_prompts,
+        sum(templated::INT) AS n_templated,
         count(DISTINCT prompt_hash) AS n_distinct_prompts
     FROM sig GROUP BY account_id
 ),
@@ -215,7 +217,9 @@ window_share AS (
     GROUP BY account_id
 )
 SELECT base.account_id,
-    base.* EXCLUDE (account_id, first_seen, last_seen, n_prompts, n_distinct_prompts),
+    base.* EXCLUDE (account_id, first_seen, last_seen, n_prompts, n_distinct_prompts,
+                    n_templated),
+    base.n_templated / nullif(base.n_prompts, 0) AS templated_share,
     base.n_exchanges / nullif(base.active_days, 0) AS exchanges_per_active_day,
     daily.peak_day_exchanges, daily.peak_day_output_tokens,
     base.output_tokens / nullif(base.input_tokens, 0) AS output_input_ratio,

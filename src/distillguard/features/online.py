@@ -51,6 +51,8 @@ _SUMS = (
     "hidden",
     "judge",
     "elic_score",
+    "templated",
+    "prompts",
 )
 _COUNTERS = (
     "ips",
@@ -155,6 +157,9 @@ class OnlineAccountState:
         s["hidden"] += bool(g("hidden_reasoning"))
         s["judge"] += bool(g("judge_prompt"))
         s["elic_score"] += g("elicitation_score") or 0.0
+        if g("prompt_hash") is not None:
+            s["prompts"] += 1
+            s["templated"] += bool(g("templated"))
         self.bins96[(ts // 900_000) % 96] += 1
         day = str(ts // 86_400_000)
         self._count("days_n", day)
@@ -318,6 +323,8 @@ class OnlineAccountState:
         f["distinct_templates"] = len(c["templates"])
         if c["templates"]:
             f["template_top_share"] = max(c["templates"].values()) / sum(c["templates"].values())
+        if s["prompts"]:
+            f["templated_share"] = s["templated"] / s["prompts"]
         prompts = c["prompts"]
         if prompts:
             tot = sum(prompts.values())

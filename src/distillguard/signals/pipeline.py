@@ -300,7 +300,7 @@ def materialise(
     # pass 1 wrote every template id as its frame; rows whose best-supported key is the
     # head or tail change now (joined by row id)
     con.execute(
-        f"""UPDATE {tmp} SET template_id = r.tid FROM (
+        f"""UPDATE {tmp} SET template_id = r.tid, templated = true FROM (
                 SELECT s.rowid AS rid,
                     CASE WHEN coalesce(h.support, 0) >= coalesce(t.support, 0)
                          THEN s.template_head ELSE s.template_tail END AS tid
@@ -312,6 +312,10 @@ def materialise(
                       > coalesce(f.support, 0)
                   AND greatest(coalesce(h.support, 0), coalesce(t.support, 0)) >= {MIN_SUPPORT}
             ) r WHERE {tmp}.rowid = r.rid"""
+    )
+    con.execute(
+        f"""UPDATE {tmp} SET templated = true
+            WHERE template_frame IN (SELECT key FROM {TemplateVocabulary.TABLE})"""
     )
     # near-duplicate templates carry their cluster's name
     con.execute(

@@ -153,6 +153,11 @@ class TemplateDetector:
             "Prompt template: the frame, head or tail key that the corpus shows many "
             "distinct prompts share (see TemplateVocabulary), else the frame.",
         ),
+        "templated": (
+            pa.bool_(),
+            "The prompt follows a template of the corpus (its template key is shared by "
+            "at least MIN_SUPPORT distinct prompts).",
+        ),
         "template_frame": (
             pa.string(),
             "Hash of the skeleton's first and last 8 tokens (whole skeleton when short).",
@@ -176,6 +181,7 @@ class TemplateDetector:
                     (
                         "prompt_hash",
                         "template_id",
+                        "templated",
                         "template_frame",
                         "template_head",
                         "template_tail",
@@ -186,9 +192,11 @@ class TemplateDetector:
             return out
         skel = skeleton_one(raw)
         frame, head, tail = (hash_one(k) for k in _keys_one(skel))
+        template_id, templated = self.vocabulary.resolve_one(frame, head, tail)
         out.update(
             prompt_hash=hash_one(fold(raw)),
-            template_id=self.vocabulary.resolve_one(frame, head, tail),
+            template_id=template_id,
+            templated=templated,
             template_frame=frame,
             template_head=head,
             template_tail=tail,
@@ -203,10 +211,11 @@ class TemplateDetector:
         skel = skeletons(raw)
         idx = view.prompt_index
         frame, head, tail = (hash_distinct(k) for k in _keys(skel))
-        template = self.vocabulary.resolve(frame, head, tail)
+        template, templated = self.vocabulary.resolve(frame, head, tail)
         return {
             "prompt_hash": hash_distinct(folded, distinct=True).take(idx),
             "template_id": template.take(idx),
+            "templated": templated.take(idx),
             "template_frame": frame.take(idx),
             "template_head": head.take(idx),
             "template_tail": tail.take(idx),

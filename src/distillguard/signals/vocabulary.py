@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from datasketch import MinHash, MinHashLSH
@@ -61,19 +62,28 @@ class TemplateVocabulary:
         return len(self.support)
 
     # ------------------------------------------------------------------ resolve
-    def resolve_one(self, frame: str | None, head: str | None, tail: str | None) -> str | None:
+    def resolve_one(
+        self, frame: str | None, head: str | None, tail: str | None
+    ) -> tuple[str | None, bool]:
         """:meth:`resolve` for one exchange."""
         sup = self.support
         f, h, t = sup.get(frame or "", 0), sup.get(head or "", 0), sup.get(tail or "", 0)
         side_sup = max(h, t)
-        key = (head if h >= t else tail) if side_sup > f and side_sup >= MIN_SUPPORT else frame
-        return self.canonical.get(key, key) if key is not None else None
+        if side_sup > f and side_sup >= MIN_SUPPORT:
+            key = head if h >= t else tail
+            templated = True
+        else:
+            key, templated = frame, f >= MIN_SUPPORT
+        if key is None:
+            return None, False
+        return self.canonical.get(key, key), templated
 
-    def resolve(self, frame: pa.Array, head: pa.Array, tail: pa.Array) -> pa.Array:
+    def resolve(self, frame: pa.Array, head: pa.Array, tail: pa.Array) -> tuple[pa.Array, pa.Array]:
         """Template id per row: the best-supported of frame, head and tail (ties: frame,
-        then head; the frame when none is a template), named by its cluster."""
+        then head; the frame when none is a template), named by its cluster; and whether
+        that key is a template of the corpus."""
         if not self.support:
-            return frame
+            return frame, pa.array(np.zeros(len(frame), dtype=bool))
         keys = pa.array(list(self.support), pa.string())
         counts = pa.array(list(self.support.values()), pa.int64())
 
@@ -84,7 +94,8 @@ class TemplateVocabulary:
         side = pc.if_else(pc.greater_equal(h, t), head, tail)
         side_sup = pc.max_element_wise(h, t)
         use_side = pc.and_(pc.greater(side_sup, f), pc.greater_equal(side_sup, MIN_SUPPORT))
-        return self.rename(pc.if_else(use_side, side, frame))
+        templated = pc.and_(pc.or_(use_side, pc.greater_equal(f, MIN_SUPPORT)), pc.is_valid(frame))
+        return self.rename(pc.if_else(use_side, side, frame)), templated
 
     def rename(self, ids: pa.Array) -> pa.Array:
         """Replace each key by its cluster's name."""
