@@ -237,6 +237,13 @@ def test_two_periods_bring_the_same_actors_back_under_fresh_accounts(tmp_path: P
     p2_start = _t(SMALL["start"]) + timedelta(days=2)
     for periods in by_actor.values():
         assert set(periods) == {1, 2} and not (periods[1] & periods[2])
+        pays = [{w.accounts[a]["payment_fingerprint"] for a in periods[p]} for p in (1, 2)]
+        assert not (pays[0] & pays[1])  # fresh payment instruments
+        uas = [
+            {e["client"]["user_agent"] for e in w.exchanges if e["account_id"] in periods[p]}
+            for p in (1, 2)
+        ]
+        assert uas[0] & uas[1]  # the same tooling comes back
         p1 = [w.accounts[a] for a in periods[1]]
         banned_at_end = [
             a

@@ -237,6 +237,8 @@ class Campaign(Source):
         begin = p0 + int(s.start_day * DAY_MS)
         lo, hi = s.account_age_days
         members = self.members[p]
+        if p > 0:  # returning actors pay with fresh instruments; tooling and habits stay
+            self.payments = [hex_id(rng, "pm_", 12) for _ in range(len(self.payments))]
         for slot in range(w.scaled(s.accounts, 1)):
             created = begin - int(rng.uniform(lo, hi) * DAY_MS) - int(rng.integers(0, 6 * HOUR_MS))
             a = self._new_account(rng, created, slot)
