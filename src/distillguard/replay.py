@@ -159,7 +159,7 @@ def _in_process(
         sigs = enforcer.batch_signals(records)
         for ctx, sig in zip(contexts, sigs, strict=True):
             ctx.signals = sig
-    out = []
+    out: list[tuple[str, float, list[str]]] = []
     for ctx in contexts:
         d = enforcer.decide(ctx)
         enforcer.observe(ctx)  # signals already attached: the same row decide saw

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -172,7 +172,7 @@ class Enforcer:
             self.state_errors += 1
         return sig
 
-    def observe_many(self, items: list[tuple[RequestContext, Mapping[str, Any] | None]]) -> int:
+    def observe_many(self, items: Sequence[tuple[RequestContext, Mapping[str, Any] | None]]) -> int:
         """Observe many exchanges; their signals are computed as one Arrow batch."""
         todo = [(c, r) for c, r in items]
         if self.batch_signals is not None:

@@ -47,7 +47,7 @@ class Refusal:
 
 def refusal_for(decision: Decision, api: str, *, verify_url: str | None = None) -> Refusal | None:
     """The refusal for a throttle, block or verify decision; ``None`` for the rest."""
-    action = decision.action
+    action: str = decision.action
     if action not in _MESSAGES:
         return None
     retry = decision.retry_after_s or 1
@@ -55,7 +55,7 @@ def refusal_for(decision: Decision, api: str, *, verify_url: str | None = None) 
     if action == "verify" and verify_url:
         msg += f" Verify at {verify_url}"
     status = 429 if action == "throttle" else 403
-    headers = {"x-distillguard-action": action}
+    headers: dict[str, str] = {"x-distillguard-action": action}
     if action == "throttle":
         headers["retry-after"] = str(retry)
     if api == "anthropic.messages":

@@ -91,16 +91,18 @@ def add_envoy_routes(
         from .app import DecideRequest
 
         try:
-            req = DecideRequest(
-                timestamp=time.time(),
-                account_id=account,
-                client={
-                    "ip": headers.get("x-forwarded-for", "").split(",")[0].strip() or None,
-                    "user_agent": headers.get("user-agent"),
-                    "headers": headers,
-                },
-                api=api,
-                request=body,
+            req = DecideRequest.model_validate(
+                {
+                    "timestamp": time.time(),
+                    "account_id": account,
+                    "client": {
+                        "ip": headers.get("x-forwarded-for", "").split(",")[0].strip() or None,
+                        "user_agent": headers.get("user-agent"),
+                        "headers": headers,
+                    },
+                    "api": api,
+                    "request": body,
+                }
             )
             ctx, decision = run_decide(req)
         except (ValidationError, InputError, ValueError) as exc:
