@@ -209,18 +209,20 @@ def _greenlist_rows(gen: dict[str, Any], texts: list[str]) -> list[dict[str, Any
     from ._watermark_model import SECRET as GEN_SECRET
 
     det, encode = load_greenlist_detector(GEN_SECRET)
-    t0 = time.perf_counter()
-    ps = [e.p_value for e in det.score_many([encode(t) for t in texts])]
-    rows = _fpr_rows("green list (unmarked real texts)", ps)
-    rows.append(
-        {
-            "metric": "green list detect speed",
-            "setting": "texts/s",
-            "value": len(texts) / (time.perf_counter() - t0),
-            "n": len(texts),
-        }
-    )
-    items = gen["items"]
+    rows: list[dict[str, Any]] = []
+    if texts:
+        t0 = time.perf_counter()
+        ps = [e.p_value for e in det.score_many([encode(t) for t in texts])]
+        rows += _fpr_rows("green list (unmarked real texts)", ps)
+        rows.append(
+            {
+                "metric": "green list tokenize+detect speed",
+                "setting": "texts/s",
+                "value": len(texts) / (time.perf_counter() - t0),
+                "n": len(texts),
+            }
+        )
+    items = [i for i in gen["items"] if "greenlist_ids" in i]
     plain = det.score_many([i["plain_ids"] for i in items])
     rows += _fpr_rows("green list (unmarked SmolLM2 answers)", [e.p_value for e in plain])
     marked = [i["greenlist_ids"] for i in items]
