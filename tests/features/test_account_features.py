@@ -275,3 +275,17 @@ def test_online_release_lag(store: Store) -> None:
     st = _online(store, "acct_harvest")
     f = st.features(release_times={"frontier-2": T0 + timedelta(hours=2)})
     assert f["release_lag_hours"] == pytest.approx(0.0)
+
+
+def test_release_times_file(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from distillguard.errors import InputError
+    from distillguard.features import read_release_times
+
+    p = tmp_path / "model_releases.json"
+    p.write_text('[{"model": "frontier-2", "released_at": "2026-03-02T02:00:00.000Z"}]')
+    assert read_release_times(p) == {"frontier-2": T0 + timedelta(hours=2)}
+    p.write_text('{"frontier-3": "2026-04-01T00:00:00"}')
+    assert read_release_times(p)["frontier-3"].tzinfo is not None
+    p.write_text('[{"model": "frontier-2", "released_at": "yesterday"}]')
+    with pytest.raises(InputError, match=r"model_releases\.json:1 \[released_at\]"):
+        read_release_times(p)

@@ -8,7 +8,14 @@ numeric model inputs and :data:`FEATURE_DOCS` what each means.
 
 from __future__ import annotations
 
-from .batch import CAPABILITY_LABELS, FEATURE_COLUMNS, FEATURE_DOCS, account_daily, account_features
+from .batch import (
+    CAPABILITY_LABELS,
+    FEATURE_COLUMNS,
+    FEATURE_DOCS,
+    account_daily,
+    account_features,
+    read_release_times,
+)
 from .online import MAX_KEYS, OnlineAccountState
 from .timezones import COUNTRY_UTC_OFFSET
 
@@ -21,4 +28,5 @@ __all__ = [
     "OnlineAccountState",
     "account_daily",
     "account_features",
+    "read_release_times",
 ]

@@ -7,10 +7,13 @@ definitions are kept online by :class:`distillguard.features.OnlineAccountState`
 
 from __future__ import annotations
 
-from datetime import datetime
+import json
+from datetime import UTC, datetime
+from pathlib import Path
 
 import pyarrow as pa
 
+from ..errors import InputError
 from ..schema import VERIFICATION_LEVELS
 from ..signals import CAPABILITIES, SIGNALS_TABLE
 from ..store import Store
@@ -22,6 +25,7 @@ __all__ = [
     "FEATURE_DOCS",
     "account_daily",
     "account_features",
+    "read_release_times",
 ]
 
 #: Capability labels counted per account (the capabilities plus ``general``).
@@ -303,6 +307,28 @@ def account_features(store: Store, release_times: dict[str, datetime] | None = N
             [pa.field(f.name, pa.float64()) if f.name in FEATURE_DOCS else f for f in tbl.schema]
         )
     )
+
+
+def read_release_times(path: str | Path) -> dict[str, datetime]:
+    """Model release instants from a JSON file: ``[{"model": ..., "released_at": ...}]``
+    (RFC 3339) or ``{"model": "released_at", ...}``; errors name the file and entry."""
+    p = Path(path)
+    try:
+        doc = json.loads(p.read_text())
+    except (OSError, ValueError) as exc:
+        raise InputError("unreadable", str(exc), file=str(p)) from exc
+    items = list(doc.items()) if isinstance(doc, dict) else doc
+    out: dict[str, datetime] = {}
+    for i, item in enumerate(items, 1):
+        try:
+            model, when = (item["model"], item["released_at"]) if isinstance(item, dict) else item
+            ts = datetime.fromisoformat(str(when).replace("Z", "+00:00"))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InputError(
+                "bad-release", repr(exc), file=str(p), line=i, field="released_at"
+            ) from exc
+        out[str(model)] = ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+    return out
 
 
 def account_daily(store: Store) -> pa.Table:
