@@ -71,7 +71,7 @@ def attribute(
                 name_actor(store, c, best.actor)
         else:
             c.attributed_actor = None
-            c.extra["attribution"] = {
+            unmatched: dict[str, object] = {
                 "status": "unmatched",
                 "known_actors": len(actors),
                 "best_candidate": (
@@ -85,7 +85,8 @@ def attribute(
                 c.attributed_actor = AttributedActor(
                     actor=fp.name, confidence=1.0, evidence=["new actor created from this campaign"]
                 )
-                c.extra["attribution"]["status"] = "new-actor"
+                unmatched["status"] = "new-actor"
+            c.extra["attribution"] = unmatched
         out.append(c)
     return out
 
@@ -196,7 +197,7 @@ def partner_evidence(
             if hit:
                 seen[ind].append(f"{kind}={value}")
                 sources[ind] = source
-        confirmations = c.extra.setdefault("partner_confirmations", [])
+        confirmations: list[str] = list(c.extra.get("partner_confirmations") or [])  # type: ignore[call-overload]
         for ind, matched in seen.items():
             c.evidence.append(
                 {
@@ -208,11 +209,12 @@ def partner_evidence(
                     "weight": 1.0,
                 }
             )
-            confirmations.append(  # type: ignore[union-attr]
+            confirmations.append(
                 f"confirmed by partner indicator {ind} ({sources[ind]}): "
                 + ", ".join(matched[:3])
                 + (f" and {len(matched) - 3} more" if len(matched) > 3 else "")
             )
+        c.extra["partner_confirmations"] = confirmations
         out.append(c)
     return out
 

@@ -210,11 +210,12 @@ _EXT_KINDS = {
 }
 
 
+_Row = tuple[Any, str, str | None, str, Any, Any]
+
+
 def _partner_actors(
     doc: dict[str, Any], source: str
-) -> tuple[
-    list[tuple[str, str, str | None, str, str, str | None]], dict[str, ActorFingerprint], int
-]:
+) -> tuple[list[_Row], dict[str, ActorFingerprint], int]:
     """Indicator rows ``(indicator_id, kind, actor, value, name, valid_from)`` and actors."""
     objs = {o["id"]: o for o in doc["objects"] if "id" in o}
     attributed: dict[str, str] = {}
@@ -249,7 +250,7 @@ def _partner_actors(
             )
         return actors[name]
 
-    rows = []
+    rows: list[_Row] = []
     skipped = 0
     for o in objs.values():
         if o["type"] in ("campaign", "intrusion-set"):
@@ -269,7 +270,7 @@ def _partner_actors(
             continue
         values, n_skipped = pattern_values(str(o["pattern"]))
         skipped += n_skipped
-        owners = {a for t in indicates.get(o["id"], []) if (a := actor_of(t))}
+        owners: set[str | None] = {a for t in indicates.get(o["id"], []) if (a := actor_of(t))}
         for kind, v in values:
             for owner in owners or {None}:
                 rows.append((o["id"], kind, owner, v, o.get("name"), o.get("valid_from")))
