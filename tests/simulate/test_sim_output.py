@@ -30,6 +30,9 @@ def test_every_exchange_conforms_to_the_spec(small_world: World) -> None:
         row = normalize_native(e)  # the ingest reader accepts it
         assert row["account_id"] in small_world.accounts
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", e["timestamp"])
+        if e["response"]["status"] != 200:  # rate limited / overloaded: an error, no usage
+            assert e["response"]["status"] in (429, 500, 529) and e["response"]["error"]["type"]
+            continue
         assert e["response"]["stop_reason"] in _STOPS[e["api"]]
         usage = e["response"]["usage"]
         if e["api"] == "anthropic.messages":
@@ -39,7 +42,7 @@ def test_every_exchange_conforms_to_the_spec(small_world: World) -> None:
             assert {"prompt_tokens", "completion_tokens"} <= usage.keys()
             assert "max_completion_tokens" in e["request"]
         assert all(k == k.lower() for k in e["client"]["headers"])
-        assert e["latency_ms"] > 0 and e["response"]["status"] == 200
+        assert e["latency_ms"] > 0
         paths.add(e["access_path"])
     assert {"api", "console", "cloud:aws", "cloud:gcp"} <= paths
     assert {e["api"] for e in small_world.exchanges} == set(_STOPS)
@@ -48,6 +51,8 @@ def test_every_exchange_conforms_to_the_spec(small_world: World) -> None:
 
 def test_stop_reason_matches_the_request(small_world: World) -> None:
     for e in small_world.exchanges:
+        if e["response"]["status"] != 200:
+            continue
         out = e["response"]["usage"].get(
             "output_tokens", e["response"]["usage"].get("completion_tokens")
         )

@@ -70,7 +70,9 @@ def test_enterprise_accounts_share_an_invoice_and_run_tool_agents(small_world: W
         assert (created[-1] - created[0]).total_seconds() < 4 * 3600
     ex = small_world.of_group("enterprise")
     assert all(e["request"].get("tools") for e in ex)
-    assert np.mean([e["response"]["stop_reason"] in ("tool_use", "tool_calls") for e in ex]) > 0.4
+    assert (
+        np.mean([e["response"].get("stop_reason") in ("tool_use", "tool_calls") for e in ex]) > 0.4
+    )
 
 
 def test_eval_labs_send_the_same_benchmark_prompts_each_run_at_temperature_zero(
@@ -121,7 +123,7 @@ def test_university_class_shares_a_grant_campus_nat_and_deadline_rushes(small_wo
 
 
 def test_coding_agents_run_long_growing_tool_loops_with_big_outputs(small_world: World) -> None:
-    ex = small_world.of_group("coding_agent")
+    ex = [e for e in small_world.of_group("coding_agent") if e["response"]["status"] == 200]
     n_msgs = [len(e["request"]["messages"]) for e in ex]
     assert max(n_msgs) >= 15
     inputs = [
@@ -152,3 +154,27 @@ def test_resellers_have_many_keys_and_many_end_users(small_world: World) -> None
     }
     assert None not in users and len(users) >= 100
     assert len({e["request"]["model"] for e in ex}) == 2  # adopts the new release
+
+
+def test_bursty_eval_labs_hit_rate_limits_more_than_chat_users(small_world: World) -> None:
+    def limited(ex: list[dict]) -> float:
+        return float(np.mean([e["response"]["status"] == 429 for e in ex]))
+
+    others = [
+        g
+        for g in (
+            "hobby",
+            "production_app",
+            "enterprise",
+            "university_class",
+            "coding_agent",
+            "reseller",
+        )
+    ]
+    rest = [e for g in others for e in small_world.of_group(g)]
+    assert limited(small_world.of_group("eval_lab")) > 3 * limited(rest)
+    assert all(
+        "usage" not in e["response"]
+        for e in small_world.exchanges
+        if e["response"]["status"] != 200
+    )

@@ -442,6 +442,7 @@ class Campaign(Source):
             hidden_input_tokens=hidden,
             cached_tokens=int(hidden * 0.85),
             stream=True if kind == CODING else None,
+            error_rate=0.02 if s.timing == "machine" else 0.004,
         )
         body = exchange_body(api, call, u[5])
         body["client"] = {

@@ -106,6 +106,7 @@ class EvalLab(_Base):
             out_tokens=out_tok,
             max_tokens=2048,
             temperature=0.0,
+            error_rate=0.05,  # bursts of concurrent workers run into rate limits
             seed=1234 if acct.api.startswith("openai") else None,
         )
         return self._envelope(acct, u, call)

@@ -58,6 +58,7 @@ class Call:
     cached_tokens: int = 0
     hidden_input_tokens: int = 0
     status: int = 200
+    error_rate: float = 0.004
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -224,5 +225,15 @@ def exchange_body(api: str, c: Call, u: float) -> dict[str, Any]:
         if c.cached_tokens:
             usage["cache_read_input_tokens"] = c.cached_tokens
             usage["cache_creation_input_tokens"] = 0
+    if u < c.error_rate:  # rate limited or overloaded: the request is logged, nothing is generated
+        status = 429 if u < 0.7 * c.error_rate else (529 if api == "anthropic.messages" else 500)
+        err = {429: "rate_limit_error", 529: "overloaded_error", 500: "api_error"}[status]
+        failed = {"status": status, "error": {"type": err}}
+        return {
+            "api": api,
+            "request": req,
+            "response": failed,
+            "latency_ms": int(40 + 400 * u / c.error_rate),
+        }
     resp: dict[str, Any] = {"status": c.status, "stop_reason": _STOP[api][stop], "usage": usage}
     return {"api": api, "request": req, "response": resp, "latency_ms": latency_ms(out, 0, u)}
