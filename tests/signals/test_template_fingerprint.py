@@ -54,9 +54,9 @@ def test_middle_slot_keeps_the_template_id(ctx: SignalContext) -> None:
     assert other["template_id"] != rows[0]["template_id"]
 
 
-def test_case_and_whitespace_do_not_change_prompt_hash(ctx: SignalContext) -> None:
+def test_case_and_surrounding_whitespace_do_not_change_prompt_hash(ctx: SignalContext) -> None:
     a, b, c = _sig(
-        ["What is   the capital of France?", "what is the capital of france?\n", None], ctx
+        ["  What is the capital of France?", "what is the capital of france?\n", None], ctx
     )
     assert a["prompt_hash"] == b["prompt_hash"]
     assert c["prompt_hash"] is None and c["template_id"] is None
@@ -71,8 +71,8 @@ def test_skeleton_masks() -> None:
             ]
         )
     ).to_pylist()
-    assert "<url>" in out[0] and "<email>" in out[0] and "<str>" in out[0]
-    assert "<code>" in out[1] and "print" not in out[1]
+    assert out[0] == "see <v> and mail <v> about <v>"
+    assert out[1] == "fix this: <v> thanks"
 
 
 def _store_with(texts: list[str], ctx: SignalContext) -> Store:

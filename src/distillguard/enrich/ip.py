@@ -233,7 +233,7 @@ class IpEnricher:
             "country": pa.array(country, pa.string()),
             "net_kind": pa.array(kinds, pa.string()),
             "cloud_provider": pa.array(provider, pa.string()),
-            "ip_prefix": pa.array(_prefixes(addr, is_v4, valid), pa.string()),
+            "ip_prefix": _prefixes(addr, is_v4, valid),
             "is_hosting": pa.array((kinds == "hosting") | (kinds == "cloud")),
             "is_vpn": pa.array(flags["vpn"]),
             "is_tor": pa.array(flags["tor"]),
@@ -282,15 +282,23 @@ def _lists_for_dir(root: Path) -> NetworkLists:
     return lists
 
 
-def _prefixes(addr: np.ndarray, is_v4: np.ndarray, valid: np.ndarray) -> list[str | None]:
-    out: list[str | None] = [None] * len(addr)
-    for i in np.flatnonzero(valid):
-        a = int(addr[i])
-        if is_v4[i]:
-            out[i] = f"{a >> 24}.{(a >> 16) & 255}.{(a >> 8) & 255}.0/24"
-        else:
-            h = a >> 16  # upper 48 bits
-            out[i] = f"{(h >> 32) & 0xFFFF:x}:{(h >> 16) & 0xFFFF:x}:{h & 0xFFFF:x}::/48"
+def _prefixes(addr: np.ndarray, is_v4: np.ndarray, valid: np.ndarray) -> pa.Array:
+    """``a.b.c.0/24`` for IPv4 (vectorised), ``x:y:z::/48`` for IPv6, null when invalid."""
+    n = len(addr)
+    v4 = valid & is_v4
+    octets = [
+        pa.array(((addr >> np.uint64(shift)) & np.uint64(255)).astype(np.int64)).cast(pa.string())
+        for shift in (24, 16, 8)
+    ]
+    v4_text = pc.binary_join_element_wise(*octets, pa.array(["0/24"] * n), ".")
+    out = pc.if_else(pa.array(v4), v4_text, pa.nulls(n, pa.string()))
+    v6 = np.flatnonzero(valid & ~is_v4)
+    if len(v6):
+        texts = out.to_pylist()
+        for i in v6:
+            h = int(addr[i]) >> 16  # upper 48 bits
+            texts[i] = f"{(h >> 32) & 0xFFFF:x}:{(h >> 16) & 0xFFFF:x}:{h & 0xFFFF:x}::/48"
+        out = pa.array(texts, pa.string())
     return out
 
 

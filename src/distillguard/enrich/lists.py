@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gzip
 import re
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -89,6 +90,7 @@ _ASN = re.compile(r"^\s*AS(\d+)\b", re.I | re.M)
 _ASN_LINE = re.compile(r"^\s*AS\d+\b.*$", re.I | re.M)
 
 
+@lru_cache(maxsize=131_072)
 def hosting_hint(org: str) -> tuple[str | None, str | None]:
     """``(kind, provider)`` suggested by an AS organisation name, ``(None, None)`` if none."""
     low = org.lower()

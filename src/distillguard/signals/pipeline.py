@@ -44,29 +44,22 @@ __all__ = [
 #: Name of the table ``materialise`` writes in the store.
 SIGNALS_TABLE = "exchange_signals"
 
-#: Exchange columns copied unchanged into the signal table (identity + what features need).
+#: Exchange columns copied unchanged into the signal table (identity + what features need;
+#: everything else stays in ``exchanges``, joinable by ``exchange_id``).
 PASSTHROUGH = (
     "exchange_id",
     "account_id",
     "timestamp",
-    "org_id",
-    "api_key_id",
-    "end_user_id",
     "access_path",
-    "api",
     "model",
     "client_ip",
-    "prompt_redacted",
     "n_user_turns",
     "n_assistant_turns",
     "has_tool_results",
     "n_tools",
-    "tools_hash",
-    "max_tokens",
     "thinking_budget",
     "reasoning_effort",
     "n_choices",
-    "temperature",
     "status",
     "stop_kind",
     "input_tokens",

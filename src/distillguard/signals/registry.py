@@ -152,7 +152,10 @@ def join_cues(cues: dict[str, np.ndarray], n: int) -> pa.Array:
     """``;``-joined ids of the cues that fired per row (empty string when none)."""
     if not cues:
         return pa.array([""] * n, pa.string())
-    parts = [pa.array(np.where(mask, cid, ""), pa.string()) for cid, mask in cues.items()]
+    empty = pa.scalar("", pa.string())
+    parts = [
+        pc.if_else(pa.array(mask), pa.scalar(cid, pa.string()), empty) for cid, mask in cues.items()
+    ]
     joined = pc.binary_join_element_wise(*parts, ";") if len(parts) > 1 else parts[0]
     if len(parts) > 1:
         joined = pc.utf8_trim(pc.replace_substring_regex(joined, ";{2,}", ";"), ";")

@@ -11,7 +11,7 @@ names and numbers masked; case and whitespace folded) into a *skeleton*:
   many distinct prompts (:class:`TemplateVocabulary`): a template with its slot in the
   middle keeps its frame, one with the slot at the end its head, one with the slot at
   the start its tail;
-* ``prompt_hash``: the exact prompt (case and whitespace folded), for novelty: does an
+* ``prompt_hash``: the exact prompt (lower-cased, trimmed), for novelty: does an
   account ask each item once (a dataset sweep)?
 
 All of it is computed once per distinct prompt with Arrow's RE2 kernels; the single
@@ -51,10 +51,12 @@ SKELETON_CHARS = 8_000
 
 #: Masks applied in order before lower-casing / after it: (pattern, replacement, after_lower).
 MASKS: tuple[tuple[str, str, bool], ...] = (
-    (r"(?s)```.*?(```|$)", " <code> ", False),
-    (r"https?://\S+|www\.\S+", " <url> ", False),
-    (r"[\w.+-]+@[\w-]+\.[\w.-]+", " <email> ", False),
-    (r"\"[^\"\n]{0,200}\"|“[^”\n]{0,200}”|`[^`\n]{1,200}`", " <str> ", False),
+    (
+        r"(?s)```.*?(?:```|$)|https?://[^ \t\n\f\r]+|www\.[^ \t\n\f\r]+|[\w.+-]+@[\w-]+\.[\w.-]+"
+        r"|\"[^\"\n]{0,200}\"|“[^”\n]{0,200}”|`[^`\n]{1,200}`",
+        " <v> ",
+        False,
+    ),
     (r"([a-z0-9,;:] )[A-Z][\w'’-]*", r"\1<ent>", False),
     (r"\d+(?:[.,:/]\d+)*", "<n>", True),
     (r"[ \t\n\f\r]{2,}|[\t\n\f\r]", " ", True),
@@ -91,8 +93,13 @@ def skeleton_one(text: str) -> str:
 
 
 def fold(text: str) -> str:
-    """Lower-case and collapse whitespace (the prompt / system hash normal form)."""
+    """Lower-case and collapse whitespace (the system prompt hash normal form)."""
     return compiled(_WS).sub(" ", lower(text)).strip()
+
+
+def fold_prompt(text: str) -> str:
+    """Lower-case and trim (the prompt hash normal form; cheaper than :func:`fold`)."""
+    return lower(text).strip()
 
 
 def key_texts(text: str) -> tuple[str, str, str]:
@@ -137,6 +144,13 @@ def system_hashes(view: ExchangeView) -> pa.Array:
     return view.derived["system_hash"]
 
 
+def _hash_keys(frame: pa.Array, head: pa.Array, tail: pa.Array) -> tuple[pa.Array, ...]:
+    """Hash the three key columns together: a short prompt's identical keys hash once."""
+    n = len(frame)
+    hashed = hash_distinct(pa.concat_arrays([frame, head, tail]))
+    return hashed.slice(0, n), hashed.slice(n, n), hashed.slice(2 * n, n)
+
+
 def system_hash_one(text: RowText) -> str | None:
     """:func:`system_hashes` for one exchange."""
     return None if text.system_raw is None else hash_one(fold(text.system_raw))
@@ -147,7 +161,7 @@ class TemplateDetector:
 
     name = "template"
     fields: dict[str, tuple[pa.DataType, str]] = {  # noqa: RUF012
-        "prompt_hash": (pa.string(), "Hash of the last user turn, case and whitespace folded."),
+        "prompt_hash": (pa.string(), "Hash of the last user turn, lower-cased and trimmed."),
         "template_id": (
             pa.string(),
             "Prompt template: the frame, head or tail key that the corpus shows many "
@@ -194,7 +208,7 @@ class TemplateDetector:
         frame, head, tail = (hash_one(k) for k in _keys_one(skel))
         template_id, templated = self.vocabulary.resolve_one(frame, head, tail)
         out.update(
-            prompt_hash=hash_one(fold(raw)),
+            prompt_hash=hash_one(fold_prompt(raw)),
             template_id=template_id,
             templated=templated,
             template_frame=frame,
@@ -207,10 +221,10 @@ class TemplateDetector:
     def analyze(self, view: ExchangeView) -> dict[str, pa.Array]:
         """Fingerprint the batch (distinct prompts only)."""
         raw = view.prompt_raw
-        folded = pc.utf8_trim_whitespace(pc.replace_substring_regex(pc.utf8_lower(raw), _WS, " "))
+        folded = pc.utf8_trim_whitespace(pc.utf8_lower(raw))
         skel = skeletons(raw)
         idx = view.prompt_index
-        frame, head, tail = (hash_distinct(k) for k in _keys(skel))
+        frame, head, tail = _hash_keys(*_keys(skel))
         template, templated = self.vocabulary.resolve(frame, head, tail)
         return {
             "prompt_hash": hash_distinct(folded, distinct=True).take(idx),
