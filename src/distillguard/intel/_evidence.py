@@ -35,6 +35,8 @@ __all__ = [
     "combine",
     "ensure_account_values",
     "families",
+    "family_scores",
+    "independent_families",
     "ip_key",
     "purity",
 ]
@@ -50,7 +52,7 @@ KIND_WEIGHTS: dict[str, float] = {
     "ip_prefix": 1.5,
     "client_fp": 1.0,
     "shape_fp": 1.0,
-    "email_domain": 0.75,
+    "email_domain": 0.5,
     "asn": 0.5,
     "asn_org": 0.25,
 }
@@ -75,16 +77,35 @@ FAMILIES: dict[str, str] = {
 SAME_FAMILY_SHARE = 0.25
 
 
-def combine(contributions: dict[str, float]) -> float:
-    """Score of per-kind contributions: families add up, kinds within a family mostly not."""
+def family_scores(contributions: dict[str, float]) -> dict[str, float]:
+    """Per family: the strongest kind's contribution plus a quarter of the others'."""
     by_family: dict[str, list[float]] = {}
     for kind, c in contributions.items():
         by_family.setdefault(FAMILIES.get(kind, kind), []).append(c)
-    total = 0.0
-    for cs in by_family.values():
+    out = {}
+    for fam, cs in by_family.items():
         cs.sort(reverse=True)
-        total += cs[0] + SAME_FAMILY_SHARE * sum(cs[1:])
-    return total
+        out[fam] = cs[0] + SAME_FAMILY_SHARE * sum(cs[1:])
+    return out
+
+
+def combine(contributions: dict[str, float]) -> float:
+    """Score of per-kind contributions: families add up, kinds within a family mostly not."""
+    return sum(family_scores(contributions).values())
+
+
+#: A family counts as independent evidence from this score on (half a pure /24, three
+#: quarters of a pure client fingerprint); the registry family (a webmail domain) never.
+MIN_FAMILY_SCORE = 0.75
+
+
+def independent_families(contributions: dict[str, float]) -> set[str]:
+    """Families that on their own carry meaningful evidence (see :data:`MIN_FAMILY_SCORE`)."""
+    return {
+        fam
+        for fam, score in family_scores(contributions).items()
+        if score >= MIN_FAMILY_SCORE and fam != "registry"
+    }
 
 
 def families(kinds: Iterable[str]) -> set[str]:

@@ -7,7 +7,8 @@ values that lead to it, each worth ``weight(kind) x purity`` (see
 :mod:`distillguard.intel._evidence`), combined by evidence family so that correlated
 kinds (a system prompt and the request shape that contains it) are not counted twice.
 An account is flagged as a returning actor once its evidence for one target reaches
-:data:`FLAG_SCORE` from at least two independent families (about two strong, pure pieces
+:data:`FLAG_SCORE` with at least two independent families, each meaningful on its own
+(``MIN_FAMILY_SCORE``; a webmail domain never counts) (about two strong, pure pieces
 of evidence, e.g. the actor's system prompt and its proxy range), or once its payment
 evidence alone reaches :data:`PAYMENT_FLAG_SCORE` (a card only banned accounts used:
 a payment instrument is personal, prompts, clients and networks are shared by ordinary
@@ -36,7 +37,7 @@ from ._evidence import (
     ValueStats,
     combine,
     ensure_account_values,
-    families,
+    independent_families,
     ip_key,
     value_stats,
 )
@@ -78,6 +79,7 @@ class Link:
     target: str
     score: float
     reasons: list[str] = field(default_factory=list)
+    #: families that each carry meaningful evidence on their own (``independent_families``)
     families: frozenset[str] = frozenset()
     payment_score: float = 0.0
 
@@ -303,7 +305,8 @@ def _best(acc: dict[str, dict[str, tuple[float, str]]]) -> Link | None:
         if best is None or score > best.score:
             reasons = [r for _, r in sorted(kinds.values(), key=lambda t: -t[0])]
             pay = max((w for k, (w, _) in kinds.items() if FAMILIES.get(k) == "payment"), default=0)
-            best = Link(target, score, reasons, frozenset(families(kinds)), pay)
+            fams = independent_families({k: w for k, (w, _) in kinds.items()})
+            best = Link(target, score, reasons, frozenset(fams), pay)
     return best
 
 
