@@ -149,11 +149,11 @@ def test_rate_limits_throttle_with_a_retry_after() -> None:
     d = decide(_ctx(), busy)
     assert d.action == "throttle" and d.retry_after_s == 13 and "rate_limit" in d.reasons
     elevated = _view(
-        verdict=_verdict(0.6), window_requests=lim.flagged_requests, window_reset_s=0.2
+        verdict=_verdict(0.72), window_requests=lim.flagged_requests, window_reset_s=0.2
     )
     e = decide(_ctx(), elevated)
     assert e.action == "throttle" and e.retry_after_s == lim.retry_after_min_s
-    assert decide(_ctx(), _view(verdict=_verdict(0.6), window_requests=1)).action == "monitor"
+    assert decide(_ctx(), _view(verdict=_verdict(0.72), window_requests=1)).action == "monitor"
 
 
 def test_a_stale_verdict_is_ignored() -> None:
