@@ -175,10 +175,14 @@ def build_campaigns(
     min_members: int = 3,
     firm: float = 0.2,
     max_edges: int = 400,
+    merge_ratio: float = 0.05,
+    seed: int = 42,
     seen: np.ndarray | None = None,
 ) -> CampaignSet:
     """Select campaigns and build their :class:`~distillguard.contracts.Campaign` objects."""
-    chosen = _select_members(graph, scores, flag, min_members, firm, seen=seen)
+    chosen = _select_members(
+        graph, scores, flag, min_members, firm, seed=seed, merge_ratio=merge_ratio, seen=seen
+    )
     account_campaign = [""] * len(graph.accounts)
     for cid, idx in chosen.items():
         for i in idx:

@@ -57,6 +57,12 @@ class ScanConfig:
     resolution: float = 1.0
     seed: int = 42
     min_members: int = 3
+    #: Links at least this strong join flagged accounts into one campaign (weaker than
+    #: the firm links that carry risk: among flagged accounts even a shared template or
+    #: /24 says "same operator", and Leiden splits actors apart again).
+    campaign_link: float = 0.2
+    #: Two Leiden parts of flagged accounts merge above this share of the null model.
+    campaign_merge: float = 0.05
 
 
 @dataclass
@@ -93,8 +99,13 @@ def _optional(module: str) -> Any | None:
         raise
 
 
-def default_features(store: Store) -> tuple[pa.Table, list[str]]:
-    """Materialise per-exchange signals, then per-account features (their own modules)."""
+def default_features(
+    store: Store, release_times: dict[str, Any] | None = None
+) -> tuple[pa.Table, list[str]]:
+    """Materialise per-exchange signals, then per-account features (their own modules).
+
+    ``release_times`` (model -> release instant) feeds the release-reaction features.
+    """
     signals = _optional("distillguard.signals")
     features = _optional("distillguard.features")
     if signals is None or features is None:
@@ -102,8 +113,18 @@ def default_features(store: Store) -> tuple[pa.Table, list[str]]:
             "missing stage", "distillguard.signals / distillguard.features are not installed"
         )
     signals.materialise(store, signals.SignalContext.default())
-    table = features.account_features(store)
+    table = features.account_features(store, release_times=release_times)
     return table, list(features.FEATURE_COLUMNS)
+
+
+def features_with_releases(path: Path | None) -> FeatureFn:
+    """The default feature stage, fed the model release dates in ``path`` (JSON) if given."""
+    if path is None:
+        return default_features
+    from .features import read_release_times
+
+    times = read_release_times(path)
+    return lambda store: default_features(store, times)
 
 
 def _aligned(table: pa.Table, cols: list[str], accounts: list[str]) -> np.ndarray:
@@ -167,7 +188,9 @@ def detect(
             det.scores,
             flag=cfg.policy.flag,
             min_members=cfg.min_members,
-            firm=cfg.scoring.firm_link,
+            firm=cfg.campaign_link,
+            merge_ratio=cfg.campaign_merge,
+            seed=cfg.seed,
             seen=det.seen,
         )
         _attribute(store, det.campaigns)

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ..scan import run_scan
+from ..scan import features_with_releases, run_scan
 from ..store import DEFAULT_STORE, Store
 from ._app import app, console
 
@@ -40,6 +40,12 @@ def scan(
     model: Annotated[
         Path | None, typer.Option("--model", help="Account model file (default: the shipped one).")
     ] = None,
+    releases: Annotated[
+        Path | None,
+        typer.Option(
+            "--releases", help="Model release dates (JSON) for the release-reaction features."
+        ),
+    ] = None,
     memory_limit: Annotated[
         str, typer.Option("--memory-limit", help="DuckDB memory limit.")
     ] = "3GB",
@@ -50,7 +56,13 @@ def scan(
             raise typer.BadParameter(f"{p} does not exist")
     with Store(store_path, memory_limit=memory_limit) as store:
         summary = run_scan(
-            store, out, logs=logs or [], accounts=accounts, model_path=model, on_stage=_stage
+            store,
+            out,
+            logs=logs or [],
+            accounts=accounts,
+            model_path=model,
+            on_stage=_stage,
+            features=features_with_releases(releases),
         )
     t = Table(title="scan summary", show_header=False)
     for key in (

@@ -20,7 +20,7 @@ import yaml
 
 from ..contracts import read_truth
 from ..errors import InputError
-from ..scan import labelled_matrix
+from ..scan import features_with_releases, labelled_matrix
 from ..scoring import train_model
 from ..store import Store
 from ._app import app, console
@@ -43,7 +43,10 @@ def _folder_rows(folder: Path, memory_limit: str) -> tuple[np.ndarray, np.ndarra
         logs = sorted(p for p in folder.iterdir() if p.name.startswith("exchanges"))
         acc = folder / "accounts.jsonl"
         ingest_paths(logs, store, accounts=acc if acc.is_file() else None)
-        x, y, cols = labelled_matrix(store, labels)
+        rel = folder / "model_releases.json"
+        x, y, cols = labelled_matrix(
+            store, labels, features=features_with_releases(rel if rel.is_file() else None)
+        )
     info: dict[str, object] = {"path": str(folder), "accounts": int(y.size), "attack": int(y.sum())}
     meta = folder / "scenario.yaml"
     if meta.is_file():
@@ -66,6 +69,10 @@ def train(
         Path | None,
         typer.Option("--store", help="Store holding the traffic the --truth file labels."),
     ] = None,
+    releases: Annotated[
+        Path | None,
+        typer.Option("--releases", help="Model release dates (JSON), with --store."),
+    ] = None,
     rounds: Annotated[int, typer.Option("--rounds", help="Boosting rounds.")] = 300,
     seed: Annotated[int, typer.Option("--seed", help="Training seed.")] = 13,
     memory_limit: Annotated[
@@ -81,7 +88,9 @@ def train(
     for t in truth:
         if store_path is not None and t.is_file():
             with Store(store_path, memory_limit=memory_limit) as store:
-                x, y, cols = labelled_matrix(store, _labels(t))
+                x, y, cols = labelled_matrix(
+                    store, _labels(t), features=features_with_releases(releases)
+                )
             info: dict = {
                 "path": str(t),
                 "store": str(store_path),
