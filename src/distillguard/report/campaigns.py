@@ -10,7 +10,6 @@ account. Optional details come from ``Campaign.extra`` (``timeline``, ``edges``,
 
 from __future__ import annotations
 
-import itertools
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -18,7 +17,17 @@ from pathlib import Path
 from typing import Any
 
 from ..contracts import Campaign, Verdict
-from .html import esc, fmt_num, graph_svg, hbar_chart, page, stacked_day_chart, table
+from .html import esc, fmt_num, graph_svg, hbar_chart, page, table
+from .sections import (
+    evidence_html,
+    graph_edges,
+    infrastructure_html,
+    kv,
+    pills,
+    pivot_html,
+    reason_counts,
+    timeline_html,
+)
 
 __all__ = ["render_campaign_report"]
 
@@ -29,23 +38,6 @@ MAX_FLAGGED_ROWS = 2000
 
 def _anchor(campaign_id: str) -> str:
     return "c-" + "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in campaign_id)
-
-
-def _pills(codes: Sequence[str], cls: str = "") -> str:
-    return "".join(f"<span class='pill {cls}'>{esc(c)}</span>" for c in codes)
-
-
-def _kv(items: Sequence[tuple[str, str]]) -> str:
-    """Definition list; values are already-escaped HTML."""
-    return "<dl class='kv'>" + "".join(f"<dt>{esc(k)}</dt><dd>{v}</dd>" for k, v in items) + "</dl>"
-
-
-def _as_list(value: object) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _as_dict(value: object) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
 
 
 def _summary_section(
@@ -80,7 +72,7 @@ def _summary_section(
             items.append((str(key), fmt_num(value) if not isinstance(value, str) else esc(value)))
         else:
             items.append((str(key), esc(_short_json(value))))
-    return "<section><h2>Summary</h2>" + _kv(items) + "</section>"
+    return "<section><h2>Summary</h2>" + kv(items) + "</section>"
 
 
 def _short_json(value: object, limit: int = 300) -> str:
@@ -141,157 +133,6 @@ def _campaign_list(campaigns: Sequence[Campaign], flagged: set[str]) -> str:
     )
 
 
-def _day(point: Mapping[str, Any]) -> str:
-    return str(point.get("date") or point.get("day") or "")[:10]
-
-
-def _reason_counts(value: object) -> dict[str, float]:
-    """Reason code -> count from ``{code: n}`` or ``[{"code": c, "accounts"|"count": n}]``."""
-    if isinstance(value, dict):
-        return {str(k): float(v) for k, v in value.items() if isinstance(v, int | float)}
-    out: dict[str, float] = {}
-    for item in _as_list(value):
-        if isinstance(item, dict) and item.get("code") is not None:
-            n = item.get("accounts", item.get("count"))
-            if isinstance(n, int | float):
-                out[str(item["code"])] = float(n)
-    return out
-
-
-def _timeline(c: Campaign) -> str:
-    points = [p for p in _as_list(c.extra.get("timeline")) if isinstance(p, dict) and _day(p)]
-    if not points:
-        return "<p class='muted'>No timeline was recorded for this campaign.</p>"
-    points.sort(key=_day)
-    days = [_day(p) for p in points]
-    models = sorted({str(m) for p in points for m in _as_dict(p.get("models"))})
-    if models:
-        stacks = {
-            m: [float(_as_dict(p.get("models")).get(m, 0) or 0) for p in points] for m in models
-        }
-    else:
-        stacks = {"exchanges": [float(p.get("exchanges") or 0) for p in points]}
-    pivot = _as_dict(c.extra.get("pivot"))
-    marker = None
-    released = pivot.get("released") or pivot.get("first_used")
-    if released:
-        marker = (str(released)[:10], f"{pivot.get('model', '')} arrives")
-    chart = stacked_day_chart(
-        days, stacks, title="Exchanges per day, by model", marker=marker, width=620
-    )
-    tokens = {"output tokens": [float(p.get("output_tokens") or 0) for p in points]}
-    chart2 = stacked_day_chart(days, tokens, title="Output tokens per day", width=620, height=160)
-    return f"<div class='charts'><div>{chart}</div><div>{chart2}</div></div>"
-
-
-def _pivot(c: Campaign) -> str:
-    pivot = _as_dict(c.extra.get("pivot"))
-    if not pivot:
-        return ""
-    hours = pivot.get("hours_to_half")
-    share = pivot.get("share_after")
-    when = pivot.get("released") or pivot.get("first_used")
-    verb = "was released" if pivot.get("released") else "first appeared in its traffic"
-    if isinstance(hours, int | float):
-        moved = f"half of this campaign's traffic had moved to it within <b>{hours:.1f} h</b>"
-    else:
-        moved = "its hourly traffic never reached half on the new model"
-    share_txt = (
-        f" From then on {share:.0%} of its exchanges used it."
-        if isinstance(share, int | float)
-        else ""
-    )
-    return (
-        f"<h3>Model-release pivot</h3><p>After <code>{esc(pivot.get('model'))}</code> {verb} "
-        f"({esc(when)}), {moved}.{esc(share_txt)} Legitimate users migrate over weeks; "
-        "harvesting pipelines switch at once.</p>"
-    )
-
-
-def _infrastructure(c: Campaign) -> str:
-    inf = c.infrastructure
-    items: list[tuple[str, str]] = []
-    if inf.ip_ranges:
-        items.append(("IP ranges", " ".join(f"<code>{esc(r)}</code>" for r in inf.ip_ranges[:20])))
-    if inf.asns or inf.asn_orgs:
-        asn = [f"AS{a}" for a in inf.asns[:12]]
-        items.append(
-            (
-                "ASNs",
-                esc(", ".join(asn))
-                + (" — " + esc(", ".join(inf.asn_orgs[:12])) if inf.asn_orgs else ""),
-            )
-        )
-    if inf.hosting_share is not None:
-        items.append(("hosting / VPN / proxy share", f"{inf.hosting_share:.0%}"))
-    if inf.access_paths:
-        items.append(
-            ("access paths", esc(", ".join(f"{k} {v:.0%}" for k, v in inf.access_paths.items())))
-        )
-    if inf.client_fingerprints:
-        items.append(
-            (
-                "client fingerprints",
-                " ".join(f"<code>{esc(f)}</code>" for f in inf.client_fingerprints[:12]),
-            )
-        )
-    if inf.payment_fingerprints:
-        items.append(
-            (
-                "payment fingerprints",
-                " ".join(f"<code>{esc(f)}</code>" for f in inf.payment_fingerprints[:12]),
-            )
-        )
-    if not items:
-        return "<h3>Infrastructure</h3><p class='muted'>No infrastructure indicators recorded.</p>"
-    return "<h3>Infrastructure</h3>" + _kv(items)
-
-
-def _evidence(c: Campaign) -> str:
-    if not c.evidence:
-        return "<h3>Linking evidence</h3><p class='muted'>No linking evidence recorded.</p>"
-    rows = []
-    for ev in c.evidence[:50]:
-        accounts = ev.get("accounts")
-        n_acc = len(accounts) if isinstance(accounts, list) else accounts
-        value = ev.get("value")
-        rows.append(
-            [
-                esc(ev.get("kind")),
-                f"<code>{esc(str(value)[:120])}</code>" if value is not None else "",
-                f"{n_acc:,}" if isinstance(n_acc, int) else "",
-                fmt_num(ev.get("weight")) if isinstance(ev.get("weight"), int | float) else "",
-            ]
-        )
-    return "<h3>Linking evidence</h3>" + table(
-        ["kind", "shared value", "accounts", "weight"],
-        rows,
-        numeric=[False, False, True, True],
-        raw=True,
-    )
-
-
-def _graph_edges(c: Campaign) -> list[tuple[str, str, str, float]]:
-    edges: list[tuple[str, str, str, float]] = []
-    for e in _as_list(c.extra.get("edges")):
-        if isinstance(e, dict) and e.get("a") is not None and e.get("b") is not None:
-            w = e.get("weight")
-            kinds = e.get("kinds")
-            kind = "+".join(map(str, kinds)) if isinstance(kinds, list) and kinds else e.get("kind")
-            wt = float(w) if isinstance(w, int | float) else 1.0
-            edges.append((str(e["a"]), str(e["b"]), str(kind or "link"), wt))
-    if edges:
-        return edges
-    # No explicit edges: connect the accounts each piece of evidence names, as a chain.
-    for ev in c.evidence:
-        accounts = [str(a) for a in _as_list(ev.get("accounts"))]
-        w = ev.get("weight")
-        wt = float(w) if isinstance(w, int | float) else 1.0
-        for a, b in itertools.pairwise(accounts):
-            edges.append((a, b, str(ev.get("kind", "link")), wt))
-    return edges
-
-
 def _members(c: Campaign, by_id: Mapping[str, Verdict]) -> str:
     members = sorted(c.members, key=lambda m: -(by_id[m].risk if m in by_id else 0.0))
     rows = []
@@ -302,7 +143,7 @@ def _members(c: Campaign, by_id: Mapping[str, Verdict]) -> str:
                 f"<code>{esc(m)}</code>",
                 fmt_num(v.risk) if v else "–",
                 esc(v.action) if v else "<span class='muted'>no verdict</span>",
-                _pills(v.reasons) if v else "",
+                pills(v.reasons) if v else "",
             ]
         )
     note = (
@@ -331,7 +172,7 @@ def _campaign_section(c: Campaign, by_id: Mapping[str, Verdict]) -> str:
         else "<span class='muted'>not attributed to a known actor</span>"
     )
     span_h = (c.last_seen - c.first_seen).total_seconds() / 3600
-    head = _kv(
+    head = kv(
         [
             ("attributed actor", actor_html),
             ("accounts", fmt_num(len(c.members))),
@@ -346,7 +187,7 @@ def _campaign_section(c: Campaign, by_id: Mapping[str, Verdict]) -> str:
             ("risk", fmt_num(c.risk) if c.risk is not None else "–"),
         ]
     )
-    reasons = _reason_counts(c.extra.get("reasons"))
+    reasons = reason_counts(c.extra.get("reasons"))
     cap = dict(sorted(c.capability_profile.items(), key=lambda kv: -kv[1]))
     charts = []
     if cap:
@@ -357,7 +198,7 @@ def _campaign_section(c: Campaign, by_id: Mapping[str, Verdict]) -> str:
         charts.append(
             hbar_chart({k: v / total for k, v in top.items()}, title="Reasons across members")
         )
-    graph = graph_svg(c.members, _graph_edges(c), title="Account graph (edges: shared evidence)")
+    graph = graph_svg(c.members, graph_edges(c), title="Account graph (edges: shared evidence)")
     return (
         f"<section id='{_anchor(c.id)}'><h2>Campaign <code>{esc(c.id)}</code></h2>"
         + head
@@ -367,10 +208,10 @@ def _campaign_section(c: Campaign, by_id: Mapping[str, Verdict]) -> str:
             else "<p class='muted'>No capability profile recorded.</p>"
         )
         + "<h3>Timeline</h3>"
-        + _timeline(c)
-        + _pivot(c)
-        + _infrastructure(c)
-        + _evidence(c)
+        + timeline_html(c)
+        + pivot_html(c)
+        + infrastructure_html(c)
+        + evidence_html(c)
         + "<h3>Account graph</h3>"
         + (graph or "<p class='muted'>No links recorded between members.</p>")
         + _members(c, by_id)
@@ -388,7 +229,7 @@ def _flagged_section(verdicts: Sequence[Verdict]) -> str:
             f"<a href='#{_anchor(v.campaign_id)}'><code>{esc(v.campaign_id)}</code></a>"
             if v.campaign_id
             else "",
-            _pills(v.reasons),
+            pills(v.reasons),
         ]
         for v in flagged[:MAX_FLAGGED_ROWS]
     ]
