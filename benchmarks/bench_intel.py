@@ -141,10 +141,27 @@ def _period_two(
     root: Path, tag: str, boundary: Any, truth: dict[str, str], period2: set[str]
 ) -> dict[str, Any]:
     """Scan period two with the actor memory of ``p1-<tag>``; replay it online too."""
-    from distillguard.intel import BanEvasionIndex, returning_accounts
     from distillguard.scan import run_scan
 
-    with Store(root / f"p1-{tag}.duckdb") as p1:
+    t0 = time.perf_counter()
+    with _split(root / "all.duckdb", root / f"p2-{tag}.duckdb", boundary, 2) as p2:
+        _copy_actor_memory(root / f"p1-{tag}.duckdb", p2)
+        run_scan(p2, root / f"out2-{tag}", report=False)
+    t_scan = time.perf_counter() - t0
+    out = evaluate(root, tag, truth, period2)
+    out["seconds: p2 scan / online replay"] = f"{t_scan:.0f} / {out.pop('_replay_s'):.0f}"
+    return out
+
+
+def evaluate(root: Path, tag: str, truth: dict[str, str], period2: set[str]) -> dict[str, Any]:
+    """The metrics of one variant from its stores and scan outputs (no re-scan).
+
+    Campaigns are re-attributed with the current intel code (``scan`` did the same with
+    whatever it had), so changes to intel can be measured without scanning again.
+    """
+    from distillguard.intel import BanEvasionIndex, attribute, returning_accounts
+
+    with Store(root / f"p1-{tag}.duckdb", read_only=True) as p1:
         index = BanEvasionIndex.from_store(p1)
         banned_actors = {
             truth.get(a, "")
@@ -152,16 +169,15 @@ def _period_two(
                 "SELECT account_id FROM accounts WHERE status = 'banned'"
             ).fetchall()
         } - {""}
-    t0 = time.perf_counter()
-    with _split(root / "all.duckdb", root / f"p2-{tag}.duckdb", boundary, 2) as p2:
-        _copy_actor_memory(root / f"p1-{tag}.duckdb", p2)
-        run_scan(p2, root / f"out2-{tag}", report=False)
-        camps2 = read_campaigns(root / f"out2-{tag}" / "campaigns.json")
+    with Store(root / f"p2-{tag}.duckdb", read_only=True) as p2:
+        scanned = read_campaigns(root / f"out2-{tag}" / "campaigns.json")
+        for c in scanned:
+            c.attributed_actor = None
+        camps2 = attribute(scanned, p2)
         returning = {r.account_id: r.target for r in returning_accounts(p2)}
         active2 = {
             a for (a,) in p2.con.execute("SELECT DISTINCT account_id FROM exchanges").fetchall()
         }
-        t_scan = time.perf_counter() - t0
         t0 = time.perf_counter()
         flagged_at = _replay(index, p2)
         t_replay = time.perf_counter() - t0
@@ -203,7 +219,7 @@ def _period_two(
         ),
         "median exchanges to online flag": med[len(med) // 2] if med else "-",
         "benign accounts flagged online": sum(a in flagged_at for a in benign),
-        "seconds: p2 scan / online replay": f"{t_scan:.0f} / {t_replay:.0f}",
+        "_replay_s": t_replay,
     }
 
 
@@ -262,3 +278,24 @@ def run(scale: float = 1.0) -> list[dict[str, object]]:
             }
         )
     return rows
+
+
+def evaluate_dir(root: Path) -> list[dict[str, object]]:
+    """Re-measure an earlier run's folder with the current intel code (no simulate, no scan).
+
+    ``python -c "from benchmarks.bench_intel import evaluate_dir; ..."`` on the
+    ``dg-bench-intel-*`` folder a run left in the temporary directory.
+    """
+    sim = root / "sim"
+    truth = {r.account_id: r.actor if r.is_attack else "" for r in read_truth(sim / "truth.csv")}
+    period2 = {
+        a
+        for c in json.loads((sim / "campaigns_truth.json").read_text())
+        if c["knobs"].get("period") == 2
+        for a in c["members"]
+    }
+    results = {tag: evaluate(root, tag, truth, period2) for tag in ("asis", "pruned")}
+    return [
+        {"metric": k, "as scanned": results["asis"][k], "members pruned": results["pruned"][k]}
+        for k in results["asis"]
+    ]
