@@ -27,54 +27,30 @@ def _cli() -> list[str]:
     return [sys.executable, "-m", "distillguard"]
 
 
-def _count_lines(folder: Path) -> int:
-    n = 0
-    for p in folder.glob("exchanges*"):
-        if p.suffix == ".gz":
-            import gzip
-
-            with gzip.open(p, "rb") as fh:
-                n += sum(1 for _ in fh)
-        else:
-            with p.open("rb") as fh:
-                n += sum(1 for _ in fh)
-    return n
+#: Exchanges the ``default`` scenario yields at ``--scale 1`` (about; seed-dependent).
+DEFAULT_EXCHANGES = 159_000
 
 
 def _simulate(target: int) -> Path:
-    """Simulate ``default`` with its volume scaled so that about ``target`` exchanges come out."""
-    import yaml
-
-    from distillguard.simulate.scenario import load_scenario
-
+    """Simulate ``default`` scaled so that about ``target`` exchanges come out (cached)."""
     root = Path(tempfile.gettempdir()) / "dg-bench-scan" / f"n{target}-s{SEED}"
     if (root / "truth.csv").is_file():
         return root
     root.mkdir(parents=True, exist_ok=True)
-    base = load_scenario("default").model_dump(mode="json")
-    probe = root / "probe"
-    if not (probe / "truth.csv").is_file():
-        subprocess.run(
-            [
-                *_cli(),
-                "simulate",
-                "--scenario",
-                "default",
-                "--seed",
-                str(SEED),
-                "--out",
-                str(probe),
-            ],
-            check=True,
-            capture_output=True,
-        )
-    factor = target / max(_count_lines(probe), 1)
-    base["name"] = f"bench-{target}"
-    base["days"] = float(base["days"]) * factor
-    scen = root / "scenario.yaml"
-    scen.write_text(yaml.safe_dump(base), encoding="utf-8")
+    factor = target / DEFAULT_EXCHANGES
     subprocess.run(
-        [*_cli(), "simulate", "--scenario", str(scen), "--seed", str(SEED), "--out", str(root)],
+        [
+            *_cli(),
+            "simulate",
+            "--scenario",
+            "default",
+            "--seed",
+            str(SEED),
+            "--scale",
+            f"{factor:.3f}",
+            "--out",
+            str(root),
+        ],
         check=True,
         capture_output=True,
     )
