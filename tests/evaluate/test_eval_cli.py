@@ -89,6 +89,7 @@ def test_evaluate_scores_verdicts(truth_dir: Path, tmp_path: Path) -> None:
     assert camp["actor_completeness"] == pytest.approx(5 / 6)
     assert camp["attribution"]["accuracy"] == 1.0
     assert dg["enforcement"] is None
+    assert not any("not in the truth" in n for n in dg["notes"])
 
 
 def test_cli_writes_json_and_report(truth_dir: Path, tmp_path: Path) -> None:

@@ -139,6 +139,9 @@ def score(
         "campaigns": None,
         "enforcement": None,
     }
+    unknown = len(out.flagged - truth.keys())
+    if unknown:
+        result["notes"].append(f"{unknown:,} flagged account(s) are not in the truth: ignored")
     if out.campaigns is not None:
         result["campaigns"] = campaign_metrics(truth, out.campaigns, out.attributed, scope)
     if out.decisions is not None:
