@@ -153,17 +153,27 @@ def _period_two(
     return out
 
 
-def evaluate(root: Path, tag: str, truth: dict[str, str], period2: set[str]) -> dict[str, Any]:
+def evaluate(
+    root: Path,
+    tag: str,
+    truth: dict[str, str],
+    period2: set[str],
+    *,
+    partner_actors: set[str] | None = None,
+) -> dict[str, Any]:
     """The metrics of one variant from its stores and scan outputs (no re-scan).
 
     Campaigns are re-attributed with the current intel code (``scan`` did the same with
-    whatever it had), so changes to intel can be measured without scanning again.
+    whatever it had), so changes to intel can be measured without scanning again. With
+    ``partner_actors`` the online index comes from the period-two store itself (which
+    knows the actors only from the imported bundle).
     """
     from distillguard.intel import BanEvasionIndex, attribute, returning_accounts
 
-    with Store(root / f"p1-{tag}.duckdb", read_only=True) as p1:
+    src = root / (f"p2-{tag}.duckdb" if partner_actors is not None else f"p1-{tag}.duckdb")
+    with Store(src, read_only=True) as p1:
         index = BanEvasionIndex.from_store(p1)
-        banned_actors = {
+        banned_actors = partner_actors or {
             truth.get(a, "")
             for (a,) in p1.con.execute(
                 "SELECT account_id FROM accounts WHERE status = 'banned'"
@@ -261,23 +271,60 @@ def run(scale: float = 1.0) -> list[dict[str, object]]:
     with Store(root / "p1-pruned.duckdb") as p1:
         _name_actors(p1, pruned, truth)
     results = {tag: _period_two(root, tag, boundary, truth, period2) for tag in ("asis", "pruned")}
+    t0 = time.perf_counter()
+    _partner(root, boundary, named)
+    results["partner"] = evaluate(
+        root, "partner", truth, period2, partner_actors=set(named.values())
+    )
+    results["partner"]["seconds: p2 scan / online replay"] = (
+        f"{time.perf_counter() - t0:.0f} (import+scan+eval)"
+    )
     rows: list[dict[str, object]] = [
-        {"metric": "period-1 campaigns found / named", "as scanned": f"{len(camps1)} / {len(named)}",
-         "members pruned": ""},
-        {"metric": "actors named", "as scanned": ", ".join(sorted(set(named.values()))),
-         "members pruned": ""},
-        {"metric": "seconds: simulate+ingest / period-1 scan", "as scanned": f"{t_sim:.0f} / {t_p1:.0f}",
-         "members pruned": ""},
+        {"metric": "period-1 campaigns found / named", "as scanned": f"{len(camps1)} / {len(named)}"},
+        {"metric": "actors named", "as scanned": ", ".join(sorted(set(named.values())))},
+        {"metric": "seconds: simulate+ingest / period-1 scan", "as scanned": f"{t_sim:.0f} / {t_p1:.0f}"},
     ]  # fmt: skip
+    for row in rows:
+        for col in COLUMNS.values():
+            row.setdefault(col, "")
     for key in results["asis"]:
-        rows.append(
-            {
-                "metric": key,
-                "as scanned": results["asis"][key],
-                "members pruned": results["pruned"][key],
-            }
-        )
+        rows.append({"metric": key, **{COLUMNS[t]: results[t].get(key, "") for t in COLUMNS}})
     return rows
+
+
+PARTNER_KEY = b"benchmark-community-key-0001"
+#: Output columns: naming as scanned, naming with members pruned, and a second provider
+#: that knows the actors only from provider A's STIX bundle.
+COLUMNS = {"asis": "as scanned", "pruned": "members pruned", "partner": "partner (bundle only)"}
+
+
+def _partner(root: Path, boundary: Any, named: dict[str, str]) -> None:
+    """Provider B: only period two, no bans, no actors; imports A's bundle, then scans."""
+    from distillguard.contracts import AttributedActor
+    from distillguard.intel import export_stix, import_bundle
+    from distillguard.scan import run_scan
+
+    camps = []
+    for c in read_campaigns(root / "out1" / "campaigns.json"):
+        if c.id in named:
+            c.attributed_actor = AttributedActor(actor=named[c.id], confidence=1.0)
+            camps.append(c)
+    with Store(root / "p1-pruned.duckdb", read_only=True) as p1:
+        export_stix(root / "share.json", camps, key=PARTNER_KEY, store=p1, producer="Provider A")
+    b = Store(root / "p2-partner.duckdb", memory_limit="2GB")
+    b.con.execute(f"ATTACH '{root / 'all.duckdb'}' AS src (READ_ONLY)")
+    b.con.execute(
+        "INSERT INTO exchanges SELECT * FROM src.exchanges WHERE timestamp >= ?", [boundary]
+    )
+    b.con.execute(
+        "INSERT INTO accounts SELECT account_id, org_id, created_at, account_type, email_domain, "
+        "payment_fingerprint, billing_country, verification, 'active', NULL FROM src.accounts "
+        "WHERE account_id IN (SELECT account_id FROM exchanges)"
+    )
+    b.con.execute("DETACH src")
+    import_bundle(b, root / "share.json")
+    run_scan(b, root / "out2-partner", report=False)
+    b.close()
 
 
 def evaluate_dir(root: Path) -> list[dict[str, object]]:
@@ -295,7 +342,21 @@ def evaluate_dir(root: Path) -> list[dict[str, object]]:
         for a in c["members"]
     }
     results = {tag: evaluate(root, tag, truth, period2) for tag in ("asis", "pruned")}
+    with Store(root / "p1-asis.duckdb", read_only=True) as p1:
+        named = {
+            c: actor
+            for actor, camps in p1.con.execute("SELECT actor, campaigns FROM actors").fetchall()
+            for c in camps
+        }
+    if not (root / "out2-partner" / "campaigns.json").is_file():
+        from distillguard.simulate.scenario import load_scenario
+
+        sc = load_scenario(SCENARIO)
+        _partner(root, sc.start + timedelta(days=sc.days), named)
+    results["partner"] = evaluate(
+        root, "partner", truth, period2, partner_actors=set(named.values())
+    )
     return [
-        {"metric": k, "as scanned": results["asis"][k], "members pruned": results["pruned"][k]}
+        {"metric": k, **{COLUMNS[t]: results[t].get(k, "") for t in COLUMNS}}
         for k in results["asis"]
     ]
