@@ -53,7 +53,7 @@ def test_a_crash_mid_ingest_leaves_a_consistent_store(
     monkeypatch.setattr(Store, "append_exchanges", failing)
     db = tmp_path / "s.duckdb"
     with Store(db) as store, pytest.raises(RuntimeError, match="power cut"):
-        ingest_paths([path], store, chunk_bytes=16 << 10, append_bytes=1)
+        ingest_paths([path], store, chunk_bytes=48 << 10, append_bytes=1)
     monkeypatch.setattr(Store, "append_exchanges", real)
     with Store(db) as store:
         committed = store.count()
@@ -61,7 +61,7 @@ def test_a_crash_mid_ingest_leaves_a_consistent_store(
         # exactly the first three transactions, each whole, in file order
         assert 0 < committed < 3000
         assert ids == [f"ex_{i:06d}" for i in range(committed)]
-        s = ingest_paths([path], store, chunk_bytes=16 << 10, append_bytes=1)
+        s = ingest_paths([path], store, chunk_bytes=48 << 10, append_bytes=1)
         assert (s.ingested, s.duplicates) == (3000 - committed, committed)
         assert store.count() == 3000
 

@@ -116,6 +116,14 @@ def test_redacted_prompts_leave_texts_null(anthropic_record: dict[str, Any], mes
     assert row["user_text"] is None and row["last_user_text"] is None
 
 
+def test_image_only_prompt_is_not_redacted(anthropic_record: dict[str, Any]) -> None:
+    block = {"type": "image", "source": {"type": "base64", "data": "iVBORw0KGgo="}}
+    anthropic_record["request"]["messages"] = [{"role": "user", "content": [block]}]
+    row = normalize_native(anthropic_record)
+    assert row["prompt_redacted"] is False and row["user_text"] is None
+    assert row["n_user_turns"] == 1
+
+
 def test_long_text_is_cut_and_flagged(anthropic_record: dict[str, Any]) -> None:
     anthropic_record["request"]["messages"] = [{"role": "user", "content": "x" * 100_000}]
     row = normalize_native(anthropic_record)

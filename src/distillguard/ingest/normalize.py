@@ -76,7 +76,12 @@ def content_text(content: object, field: str) -> tuple[str | None, bool, bool]:
         if kind in _TEXT_TYPES or (kind is None and "text" in block):
             text = block.get("text", block.get("content"))
             if isinstance(text, str):
-                parts.append(text)
+                if _is_hash(text):
+                    redacted = True
+                else:
+                    parts.append(text)
+            elif "content_hash" in block or "content_sha256" in block or "hash" in block:
+                redacted = True
         elif kind in _TOOL_RESULT_TYPES:
             tool_result = True
         elif "content_hash" in block or "content_sha256" in block or "hash" in block:
@@ -154,7 +159,7 @@ def apply_messages(
     if user_texts:
         row["user_text"] = bounded(_join_bounded(user_texts), row)
         row["last_user_text"] = bounded(user_texts[-1], row)
-    row["prompt_redacted"] = redacted or (n_user > 0 and not user_texts) or n_msgs == 0
+    row["prompt_redacted"] = redacted or n_msgs == 0
 
 
 def _system_text(system: object, field: str) -> tuple[str | None, bool]:
