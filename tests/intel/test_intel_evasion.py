@@ -131,3 +131,24 @@ def test_two_independent_families_flag_and_correlated_kinds_do_not_add_up() -> N
     both = index.lookup(system_hash="s1", client_ip="45.1.2.9")
     assert both is not None and both.score == 1.8 + 1.4
     assert both is not None and both.flagged and both.families == {"prompting", "network"}
+
+
+def test_online_evidence_source_answers_banned_link_and_known_actor(world, store_factory) -> None:
+    from distillguard.intel import IntelEvidenceSource
+    from distillguard.online.context import RequestContext
+    from distillguard.online.state import AccountRecord
+
+    store = _p1_with_bans(world, store_factory, name=False)
+    name_actor(store, make_campaign(store, "b", world.members("HYDRA-B", 1)), "HYDRA-B")
+    source = IntelEvidenceSource.from_store(store)
+
+    def ask(account: str, ip: str, pay: str | None) -> list:
+        ctx = RequestContext(account_id=account, api="anthropic.messages", body={}, client_ip=ip)
+        return source.lookup(ctx, AccountRecord(account_id=account, payment_fingerprint=pay))
+
+    (card,) = ask("acct_new_1", "8.8.8.8", "pm_lab_2")  # a banned LAB-A card
+    assert card.kind == "banned_link" and "pm_lab_2" in card.detail
+    assert ask("acct_new_2", "103.5.1.9", None) == []  # one network value is not enough
+    (member,) = ask(world.members("HYDRA-B", 1)[1], "8.8.8.8", None)
+    assert member.kind == "known_actor" and member.value == "HYDRA-B"
+    assert ask("acct_b000", "8.8.8.8", "pm_benign_0") == []

@@ -34,7 +34,6 @@ from .actors import (
     ActorFingerprint,
     ensure_actor_tables,
     ensure_tables,
-    load_actor,
     save_actor,
 )
 from .stix import EXTENSION_ID
@@ -354,8 +353,3 @@ def import_bundle(store: Store, path: str | os.PathLike[str]) -> ImportReport:
         con.execute("ROLLBACK")
         raise InputError("import failed", f"{exc}; nothing was imported", file=str(path)) from exc
     return report
-
-
-def partner_actor(store: Store, name: str) -> ActorFingerprint:
-    """Load a partner actor (convenience for reports and tests)."""
-    return load_actor(store, name)
