@@ -163,12 +163,12 @@ def partner_evidence(
     are compared only when the community key is given (``key`` or the environment).
     """
     ensure_partner_tables(store)
-    ensure_account_values(store)
     rows = store.con.execute(
         "SELECT indicator_id, source, kind, value, name FROM partner_indicators"
     ).fetchall()
     if not rows:
         return [c.model_copy(deep=True) for c in campaigns]
+    ensure_account_values(store)
     k: bytes | None
     if isinstance(key, bytes):
         k = key
