@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
@@ -97,12 +98,7 @@ degrade: {max_tokens: 256, route_models: {frontier-1: small-1}}
 """
 
 
-@pytest.fixture(scope="module")
-def proxy(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    binary = _litellm_bin()
-    if binary is None:
-        pytest.skip("no LiteLLM proxy: run `make install` (creates .venv/litellm-proxy)")
-    tmp = tmp_path_factory.mktemp("litellm")
+def _setup(tmp: Path) -> tuple[ThreadingHTTPServer, str, Path]:
     up = ThreadingHTTPServer(("127.0.0.1", 0), _Upstream)
     threading.Thread(target=up.serve_forever, daemon=True).start()
     up_url = f"http://127.0.0.1:{up.server_address[1]}/v1"
@@ -113,13 +109,22 @@ def proxy(tmp_path_factory: pytest.TempPathFactory) -> Any:
             Verdict(account_id="acct_block", risk=0.95, flagged=True, action="block"),
             Verdict(account_id="acct_edu", risk=0.95, flagged=True, action="block"),
             Verdict(account_id="acct_degrade", risk=0.8, flagged=True, action="degrade"),
-            Verdict(account_id="acct_throttle", risk=0.6, flagged=True, action="monitor"),
+            Verdict(account_id="acct_throttle", risk=0.72, flagged=True, action="monitor"),
         ],
     )
     (tmp / "accounts.jsonl").write_text(
         json.dumps({"account_id": "acct_edu", "account_type": "education"}) + "\n"
     )
     (tmp / "policy.yaml").write_text(POLICY)
+    return up, up_url, verdicts
+
+
+def _launch(
+    tmp: Path, up_url: str, guardrail_extra: str, env_extra: dict[str, str]
+) -> Iterator[str]:
+    binary = _litellm_bin()
+    if binary is None:
+        pytest.skip("no LiteLLM proxy: run `make install` (creates .venv/litellm-proxy)")
     models = "\n".join(
         f"  - model_name: {m}\n    litellm_params: {{model: openai/{m}, api_base: {up_url}, "
         "api_key: sk-fake}"
@@ -130,19 +135,17 @@ def proxy(tmp_path_factory: pytest.TempPathFactory) -> Any:
         "guardrails:\n"
         "  - guardrail_name: distillguard\n"
         "    litellm_params: {guardrail: distillguard.gateways.litellm_guardrail."
-        "DistillguardGuardrail, mode: pre_call, default_on: true}\n"
+        f"DistillguardGuardrail, mode: pre_call, default_on: true{guardrail_extra}}}\n"
         "litellm_settings:\n"
         '  callbacks: ["distillguard.gateways.litellm_logger.distillguard_logger"]\n'
     )
     port = _free_port()
     env = dict(
         os.environ,
-        DISTILLGUARD_POLICY=str(tmp / "policy.yaml"),
-        DISTILLGUARD_VERDICTS=str(verdicts),
-        DISTILLGUARD_ACCOUNTS=str(tmp / "accounts.jsonl"),
         LITELLM_LOCAL_MODEL_COST_MAP="True",
         LITELLM_MASTER_KEY=MASTER_KEY,
         NO_PROXY="*",
+        **env_extra,
     )
     env.pop("DATABASE_URL", None)
     log = (tmp / "proxy.log").open("w")
@@ -156,29 +159,73 @@ def proxy(tmp_path_factory: pytest.TempPathFactory) -> Any:
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.time() + 120
-        while time.time() < deadline:
-            if proc.poll() is not None:
-                break
+        while time.time() < deadline and proc.poll() is None:
             try:
                 if httpx.get(f"{base}/health/liveliness", timeout=1).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
             time.sleep(0.5)
-        else:
-            pass
         if proc.poll() is not None:
             sys.stderr.write((tmp / "proxy.log").read_text()[-4000:])
             pytest.fail("LiteLLM proxy exited at start")
-        yield base, _Upstream.seen
+        yield base
     finally:
         proc.terminate()
         try:
             proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             proc.kill()
-        up.shutdown()
         log.close()
+
+
+@pytest.fixture(scope="module")
+def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """A LiteLLM proxy deciding in-process."""
+    tmp = tmp_path_factory.mktemp("litellm")
+    up, up_url, verdicts = _setup(tmp)
+    env = {
+        "DISTILLGUARD_POLICY": str(tmp / "policy.yaml"),
+        "DISTILLGUARD_VERDICTS": str(verdicts),
+        "DISTILLGUARD_ACCOUNTS": str(tmp / "accounts.jsonl"),
+    }
+    try:
+        for base in _launch(tmp, up_url, "", env):
+            yield base, _Upstream.seen
+    finally:
+        up.shutdown()
+
+
+@pytest.fixture(scope="module")
+def proxy_http(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[str, list[dict[str, Any]], Any]]:
+    """A LiteLLM proxy asking a separate `distillguard serve` (api_base) and observing to it."""
+    import uvicorn
+
+    from distillguard.online.setup import build_enforcer
+    from distillguard.serve import create_app
+
+    tmp = tmp_path_factory.mktemp("litellm-http")
+    up, up_url, verdicts = _setup(tmp)
+    enforcer, watcher = build_enforcer(
+        policy=tmp / "policy.yaml", verdicts=verdicts, accounts=tmp / "accounts.jsonl"
+    )
+    port = _free_port()
+    app = create_app(enforcer, watcher=watcher, observe_every_s=0.05)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    th = threading.Thread(target=server.run, daemon=True)
+    th.start()
+    while not server.started:
+        time.sleep(0.02)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for base in _launch(tmp, up_url, f", api_base: {url}", {"DISTILLGUARD_URL": url}):
+            yield base, _Upstream.seen, enforcer
+    finally:
+        server.should_exit = True
+        th.join(timeout=10)
+        up.shutdown()
 
 
 def _chat(base: str, account: str, **extra: Any) -> httpx.Response:
@@ -252,3 +299,27 @@ def test_throttle_is_a_429_with_retry_after(proxy: Any) -> None:
     assert int(r.headers["retry-after"]) >= 1
     assert r.json()["error"]["type"] == "rate_limit_exceeded"
     assert len(seen) == before
+
+
+def test_http_mode_decides_in_the_service_and_the_logger_observes(proxy_http: Any) -> None:
+    base, seen, enforcer = proxy_http
+    before = len(seen)
+    blocked = _chat(base, "acct_block")
+    assert blocked.status_code == 403, blocked.text
+    assert blocked.json()["error"]["type"] == "permission_denied"
+    r = _chat(base, "acct_degrade", max_tokens=8000, n=3)
+    assert r.status_code == 200, r.text
+    sent = seen[before]
+    assert sent["model"] == "small-1" and sent.get("n", 1) == 1
+    assert sent.get("max_tokens", sent.get("max_completion_tokens")) == 256
+    ok = _chat(base, "acct_seen")
+    assert ok.status_code == 200
+    from distillguard.online import RequestContext
+
+    ctx = RequestContext(account_id="acct_seen", api="openai.chat_completions", body={})
+    deadline = time.time() + 20
+    while time.time() < deadline and enforcer.state.view(ctx, time.time()).events == 0:
+        time.sleep(0.2)
+    view = enforcer.state.view(ctx, time.time())
+    assert view.events == 1  # the CustomLogger fed /v1/observe with the served call
+    assert view.features.get("output_tokens") == 7  # usage from the fake upstream
