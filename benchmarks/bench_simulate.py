@@ -1,7 +1,7 @@
 """Simulator throughput: exchanges per second and peak memory.
 
 Two cases: the ``default`` scenario, and a slice of ``incident-2026`` (``--scale 0.125``
-of the report-scale incident, about 2.5 million exchanges). Each runs in a fresh
+of the report-scale incident, about 2.25 million exchanges). Each runs in a fresh
 process so its peak resident memory is its own; the output goes to a temporary folder
 that is deleted afterwards. ``exch/s`` is wall-clock; ``exch/cpu-s`` divides by the
 process's CPU time, which is the per-core rate even when the machine is shared.
