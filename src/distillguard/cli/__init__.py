@@ -34,6 +34,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "actors",
     "intel",
     "export",
+    "demo",
 )
 
 for _name in COMMAND_MODULES:
@@ -55,25 +56,43 @@ def _root(
     """Find and stop distillation campaigns against an LLM API."""
 
 
+def _usage_errors() -> tuple[type[BaseException], ...]:
+    """Click's exception classes: typer >= 0.29 bundles its own click, older uses click."""
+    kinds: list[type[BaseException]] = []
+    try:
+        from typer._click.exceptions import ClickException as BundledClickException
+
+        kinds.append(BundledClickException)
+    except ImportError:  # pragma: no cover - older typer
+        pass
+    try:
+        import click
+
+        kinds.append(click.ClickException)
+    except ImportError:  # pragma: no cover
+        pass
+    return tuple(kinds)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
+    """Run the CLI with ``argv`` (default: ``sys.argv[1:]``); return the exit code.
+
+    Usage errors print click's message and return 2; a :class:`DistillguardError`
+    prints one line and returns 2; nothing else is swallowed.
+    """
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         rv = app(args=args, prog_name="distillguard", standalone_mode=False)
     except typer.Exit as exc:
         return int(exc.exit_code or 0)
-    except SystemExit as exc:  # click's own exits (usage errors print themselves)
+    except SystemExit as exc:
         return int(exc.code or 0) if isinstance(exc.code, int) else 1
     except DistillguardError as exc:
         console.print(f"[bold red]error:[/] {exc}")
         return 2
-    except Exception as exc:  # click usage errors in non-standalone mode
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            return exc.exit_code
-        if isinstance(exc, click.exceptions.Abort):
-            return 130
-        raise
+    except KeyboardInterrupt:
+        return 130
+    except _usage_errors() as exc:
+        exc.show()  # type: ignore[attr-defined]
+        return int(getattr(exc, "exit_code", 2))
     return rv if isinstance(rv, int) else 0
