@@ -215,6 +215,56 @@ def _child(store_path: str) -> dict[str, Any]:
     return out
 
 
+def _online_latency(n: int = 2_000) -> list[dict[str, Any]]:
+    """Warm single-exchange costs: ``signals_for_exchange`` and ``OnlineAccountState.update``."""
+    from distillguard.features import OnlineAccountState
+    from distillguard.schema import EXCHANGE_SCHEMA
+    from distillguard.signals import SignalContext, signals_for_exchange
+
+    ctx = SignalContext.default()
+    prompts = _prompts()
+    rows = []
+    for i in range(n):
+        row = dict.fromkeys(EXCHANGE_SCHEMA.names)
+        row.update(
+            exchange_id=f"on_{i}",
+            timestamp=1_772_000_000_000 + i * 1000,
+            account_id="acct_online",
+            client_ip=f"3.5.140.{i % 50}",
+            user_agent="Anthropic/Python 0.121.0",
+            client_headers='{"x-stainless-lang":"python"}',
+            model="frontier-1",
+            last_user_text=f"{prompts[i % len(prompts)]} #{i}",
+            n_user_turns=1,
+            max_tokens=4096,
+        )
+        rows.append(row)
+    for row in rows[:100]:  # warm the per-address cache and the RE2 sets
+        signals_for_exchange(row, ctx)
+    sig_lat, upd_lat = [], []
+    state = OnlineAccountState("acct_online")
+    for row in rows:
+        t = time.perf_counter()
+        sig = signals_for_exchange(row, ctx)
+        sig_lat.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        state.update(sig)
+        upd_lat.append(time.perf_counter() - t)
+    out = []
+    for name, lat in (("online: signals_for_exchange", sig_lat), ("online: state.update", upd_lat)):
+        lat.sort()
+        p50, p90, p99 = (lat[int(q * (len(lat) - 1))] * 1e6 for q in (0.5, 0.9, 0.99))
+        out.append(
+            {
+                "stage": f"{name} p50/p90/p99 us = {p50:.0f}/{p90:.0f}/{p99:.0f}",
+                "wall_s": sum(lat),
+                "cpu_s": 0.0,
+                "exchanges_per_wall_s": len(lat) / sum(lat),
+            }
+        )
+    return out
+
+
 def run(scale: float) -> list[dict[str, Any]]:
     """Build the store (not timed), then measure in a child process."""
     n = max(1_000, int(TARGET_EXCHANGES * scale))
@@ -252,4 +302,5 @@ def run(scale: float) -> list[dict[str, Any]]:
         )
     note = f"n={total_n:,} accounts={accounts:,} peak_rss_mb={rss:,.0f} build_s={build_s:.1f}"
     rows.append({"stage": note, "wall_s": 0.0, "cpu_s": 0.0, "exchanges_per_wall_s": 0.0})
+    rows += _online_latency()
     return rows
