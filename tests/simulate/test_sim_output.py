@@ -114,6 +114,21 @@ def test_same_seed_same_bytes_other_seed_differs(tmp_path: Path) -> None:
     ).read_bytes()
 
 
+@pytest.mark.parametrize("fmt", ["jsonl", "jsonl.gz"])
+def test_worker_processes_write_the_same_bytes(
+    tmp_path: Path, fmt: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from distillguard.simulate import engine
+
+    monkeypatch.setattr(engine, "_BATCH", 50)  # many small chunks in flight
+    s = scenario_from_dict(TINY)
+    one = simulate(s, tmp_path / "one", seed=4, fmt=fmt)
+    two = simulate(s, tmp_path / "two", seed=4, fmt=fmt, workers=2)
+    assert one.exchanges == two.exchanges and one.by_group == two.by_group
+    name = f"exchanges.{fmt}"
+    assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
+
+
 @pytest.mark.parametrize("fmt", ["jsonl.gz", "parquet"])
 def test_other_formats_hold_the_same_records(tmp_path: Path, fmt: str) -> None:
     s = scenario_from_dict(TINY)

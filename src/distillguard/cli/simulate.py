@@ -44,6 +44,9 @@ def simulate_command(
             "--without", help="Disable a campaign archetype (repeatable): leave-one-archetype-out."
         ),
     ] = None,
+    workers: Annotated[
+        int, typer.Option("--workers", help="Render in this many processes (JSON Lines formats).")
+    ] = 1,
     list_: Annotated[
         bool, typer.Option("--list", help="List the built-in scenarios and exit.")
     ] = False,
@@ -59,6 +62,8 @@ def simulate_command(
         raise ConfigError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     if scale <= 0:
         raise ConfigError("--scale must be positive")
+    if workers < 1:
+        raise ConfigError("--workers must be at least 1")
     sc = load_scenario(scenario)
     update: dict[str, object] = {}
     if periods is not None:
@@ -93,7 +98,9 @@ def simulate_command(
         def on_progress(done: int, total: int, n: int) -> None:
             bar.update(task, completed=done, total=total, n=n)
 
-        res = simulate(sc, out, seed=seed, scale=scale, fmt=fmt, progress=on_progress)
+        res = simulate(
+            sc, out, seed=seed, scale=scale, fmt=fmt, progress=on_progress, workers=workers
+        )
     table = Table(title=f"{sc.name} → {out}")
     table.add_column("group")
     table.add_column("exchanges", justify="right")

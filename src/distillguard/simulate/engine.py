@@ -11,9 +11,11 @@ from __future__ import annotations
 import gc
 import json
 import math
+import multiprocessing as mp
 import time
 import zlib
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -181,8 +183,13 @@ def simulate(
     scale: float = 1.0,
     fmt: str = "jsonl",
     progress: ProgressFn | None = None,
+    workers: int = 1,
 ) -> SimulationResult:
-    """Simulate scenario ``s`` into ``out_dir``; see the module docstring for guarantees."""
+    """Simulate scenario ``s`` into ``out_dir``; see the module docstring for guarantees.
+
+    ``workers > 1`` renders chunks in that many forked processes (JSON Lines formats;
+    the output is byte-identical to one process).
+    """
     t0 = time.perf_counter()
     seed = s.seed if seed is None else seed
     if scale <= 0:
@@ -200,7 +207,9 @@ def simulate(
     gc.freeze()
     gc.disable()
     try:
-        n, attack = _run_days(sources, lives, seed, n_days, w, out, fmt, by_group, progress)
+        n, attack = _run_days(
+            sources, lives, seed, n_days, w, out, fmt, by_group, progress, workers
+        )
     finally:
         gc.unfreeze()
         if gc_was_enabled:
@@ -218,6 +227,70 @@ def simulate(
     )
 
 
+Chunk = tuple[int, tuple[list[Any], ...]]
+
+
+def _chunks(
+    sources: list[Source],
+    lives: list[tuple[np.ndarray, np.ndarray]],
+    seed: int,
+    n_days: int,
+    w: World,
+    size: int,
+    tally: dict[str, int],
+    by_group: dict[str, int],
+    progress: ProgressFn | None,
+) -> Iterator[Chunk]:
+    """Plan day by day and cut each day into chunks of at most ``size`` exchanges.
+
+    A chunk is ``(number of the exchange before it, columns as Python lists)``;
+    ``tally`` counts exchanges and attack exchanges as they are planned.
+    """
+    for day in range(n_days):
+        plan = _day_plan(sources, lives, seed, day, w.start_ms + day * DAY_MS, w)
+        if plan is not None:
+            src_id, ts, acct, conv, turn, kind, out_tok = plan
+            u_all = _rng(seed, "render", str(day)).random((len(ts), 6))
+            stamps = np.datetime_as_string(ts.astype("datetime64[ms]"), unit="ms")
+            for si, c in enumerate(np.bincount(src_id, minlength=len(sources)).tolist()):
+                if c:
+                    g = sources[si].group
+                    by_group[g] = by_group.get(g, 0) + c
+                    tally["attack"] += c if sources[si].is_attack else 0
+            for b0 in range(0, len(ts), size):
+                sl = slice(b0, b0 + size)
+                cols = tuple(
+                    a[sl].tolist()
+                    for a in (src_id, ts, acct, conv, turn, kind, out_tok, u_all, stamps)
+                )
+                yield tally["n"], cols
+                tally["n"] += len(cols[0])
+        if progress:
+            progress(day + 1, n_days, tally["n"])
+
+
+def _render_chunk(sources: list[Source], chunk: Chunk) -> list[dict[str, Any]]:
+    """The native records of one chunk (pure: same chunk, same records)."""
+    n, cols = chunk
+    out = []
+    for si, t, a, cv, tn, k, o, u, st in zip(*cols, strict=True):
+        src = sources[si]
+        account = src.accounts[a]
+        n += 1
+        out.append(_record(n, st, account, src.render(account, t, cv, tn, k, o, u)))
+    return out
+
+
+_FORKED: list[Source] = []  # the sources a forked worker renders with
+
+
+def _render_bytes(chunk: Chunk) -> tuple[bytes, int]:
+    import orjson
+
+    recs = _render_chunk(_FORKED, chunk)
+    return b"".join(orjson.dumps(r) + b"\n" for r in recs), len(recs)
+
+
 def _run_days(
     sources: list[Source],
     lives: list[tuple[np.ndarray, np.ndarray]],
@@ -228,48 +301,30 @@ def _run_days(
     fmt: str,
     by_group: dict[str, int],
     progress: ProgressFn | None,
+    workers: int = 1,
 ) -> tuple[int, int]:
-    n = attack = 0
+    tally = {"n": 0, "attack": 0}
+    parallel = workers > 1 and fmt != "parquet" and "fork" in mp.get_all_start_methods()
+    size = _BATCH * 4 if parallel else _BATCH
+    chunks = _chunks(sources, lives, seed, n_days, w, size, tally, by_group, progress)
     with ExchangeWriter(out, fmt) as writer:
-        for day in range(n_days):
-            day_ms = w.start_ms + day * DAY_MS
-            plan = _day_plan(sources, lives, seed, day, day_ms, w)
-            if plan is None:
-                continue
-            src_id, ts, acct, conv, turn, kind, out_tok = plan
-            u_all = _rng(seed, "render", str(day)).random((len(ts), 6))
-            stamps = np.datetime_as_string(ts.astype("datetime64[ms]"), unit="ms")
-            counts = np.bincount(src_id, minlength=len(sources))
-            for si, c in enumerate(counts.tolist()):
-                if c:
-                    g = sources[si].group
-                    by_group[g] = by_group.get(g, 0) + c
-                    attack += c if sources[si].is_attack else 0
-            for b0 in range(0, len(ts), _BATCH):
-                sl = slice(b0, b0 + _BATCH)
-                batch = []
-                rows = zip(
-                    src_id[sl].tolist(),
-                    ts[sl].tolist(),
-                    acct[sl].tolist(),
-                    conv[sl].tolist(),
-                    turn[sl].tolist(),
-                    kind[sl].tolist(),
-                    out_tok[sl].tolist(),
-                    u_all[sl].tolist(),
-                    stamps[sl].tolist(),
-                    strict=True,
-                )
-                for si, t, a, cv, tn, k, o, u, st in rows:
-                    src = sources[si]
-                    account = src.accounts[a]
-                    body = src.render(account, t, cv, tn, k, o, u)
-                    n += 1
-                    batch.append(_record(n, st, account, body))
-                writer.write(batch)
-            if progress:
-                progress(day + 1, n_days, n)
-    return n, attack
+        if not parallel:
+            for chunk in chunks:
+                writer.write(_render_chunk(sources, chunk))
+            return tally["n"], tally["attack"]
+        _FORKED[:] = sources
+        try:
+            with mp.get_context("fork").Pool(workers) as pool:
+                pending: deque[Any] = deque()
+                for chunk in chunks:  # a bounded window of chunks in flight keeps memory flat
+                    pending.append(pool.apply_async(_render_bytes, (chunk,)))
+                    if len(pending) >= 2 * workers:
+                        writer.write_encoded(*pending.popleft().get())
+                while pending:
+                    writer.write_encoded(*pending.popleft().get())
+        finally:
+            _FORKED.clear()
+    return tally["n"], tally["attack"]
 
 
 def _record(n: int, stamp: str, a: Any, body: dict[str, Any]) -> dict[str, Any]:

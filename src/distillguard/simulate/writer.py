@@ -89,6 +89,13 @@ class ExchangeWriter:
             self._pq.write_table(tbl)
         self.count += len(records)
 
+    def write_encoded(self, data: bytes, count: int) -> None:
+        """Append ``count`` records already encoded as JSON Lines (JSON Lines formats only)."""
+        if self._fh is None:
+            raise ValueError("pre-encoded records need a JSON Lines format")
+        self._fh.write(data)
+        self.count += count
+
     def close(self) -> Path:
         """Finish the file and move it to its real name; returns the path."""
         if self._fh is not None:
