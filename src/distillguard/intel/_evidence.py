@@ -224,8 +224,36 @@ def account_values(store: Store) -> str:
     return " UNION ALL ".join(parts)
 
 
-def ensure_account_values(store: Store) -> str:
-    """(Re)build the temporary per-account value table; returns its name."""
+_BUILT: dict[int, tuple[object, ...]] = {}
+
+
+def _data_version(store: Store) -> tuple[object, ...]:
+    """A cheap fingerprint of what the value table is built from."""
+    sig = (
+        store.con.execute("SELECT count(*) FROM exchange_signals").fetchone()
+        if "exchange_signals"
+        in {r[0] for r in store.con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+        else None
+    )
+    ex = store.con.execute("SELECT count(*), max(timestamp) FROM exchanges").fetchone()
+    acc = store.con.execute(
+        "SELECT count(*), sum(hash(account_id, payment_fingerprint, email_domain)) FROM accounts"
+    ).fetchone()
+    return (sig, ex, acc)
+
+
+def ensure_account_values(store: Store, *, refresh: bool = False) -> str:
+    """Build the temporary per-account value table unless it is current; returns its name.
+
+    Rebuilt when exchanges, signals or the registry changed since the last build on this
+    connection (or when ``refresh``).
+    """
+    version = _data_version(store)
+    exists = store.con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND temporary", [VALUES_TABLE]
+    ).fetchone()
+    if not refresh and exists and exists[0] and _BUILT.get(id(store.con)) == version:
+        return VALUES_TABLE
     ipv4 = "'^(\\d+\\.\\d+\\.\\d+)\\.\\d+(/(2[4-9]|3[0-2]))?$'"
     norm = (
         f"CASE WHEN kind = 'ip_prefix' AND regexp_matches(value, {ipv4}) "
@@ -237,6 +265,7 @@ def ensure_account_values(store: Store) -> str:
         f"min(first_ts) AS first_ts FROM ({account_values(store)}) "
         f"WHERE value IS NOT NULL AND value <> '' GROUP BY ALL"
     )
+    _BUILT[id(store.con)] = version
     return VALUES_TABLE
 
 
