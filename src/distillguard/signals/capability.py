@@ -22,10 +22,21 @@ from ..errors import ConfigError
 from .capability_rules import CAPABILITY_RULES
 from .registry import ExchangeView, RowText, Rule, join_cues, match_rules, match_rules_one
 
-__all__ = ["MIN_RAW", "CapabilityDetector", "load_capability_rules"]
+__all__ = [
+    "MIN_RAW",
+    "TOOLS_WEIGHT",
+    "TOOL_RESULTS_WEIGHT",
+    "CapabilityDetector",
+    "load_capability_rules",
+]
 
 #: Raw score a capability needs to become the exchange's label.
 MIN_RAW = 1.0
+
+#: Structural weights of tool use: declaring tools, and sending tool results back, make
+#: the exchange one that exercises tool use whatever the topic.
+TOOLS_WEIGHT = 3.0
+TOOL_RESULTS_WEIGHT = 2.0
 
 
 def load_capability_rules(path: str | Path) -> dict[str, tuple[Rule, ...]]:
@@ -133,7 +144,7 @@ class CapabilityDetector:
         if "tool_agentic" in raw:
             tools = (row.get("n_tools") or 0) > 0
             results = bool(row.get("has_tool_results"))
-            raw["tool_agentic"] += 2.5 * tools + 2.0 * results
+            raw["tool_agentic"] += TOOLS_WEIGHT * tools + TOOL_RESULTS_WEIGHT * results
             structural = {
                 "tool_agentic.tools_declared": tools,
                 "tool_agentic.tool_results": results,
@@ -162,7 +173,7 @@ class CapabilityDetector:
         if "tool_agentic" in raw:
             tools = view.numeric("n_tools") > 0
             results = view.flag("has_tool_results")
-            raw["tool_agentic"] += 2.5 * tools + 2.0 * results
+            raw["tool_agentic"] += TOOLS_WEIGHT * tools + TOOL_RESULTS_WEIGHT * results
             cues["tool_agentic.tools_declared"] = tools
             cues["tool_agentic.tool_results"] = results
         return cues
