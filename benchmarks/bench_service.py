@@ -7,6 +7,8 @@ connections. Latency is measured from each request's *scheduled* send time, so a
 server cannot hide queueing (no coordinated omission). Target: p99 < 10 ms, no errors.
 The same run with Redis state follows when ``redis-server`` is installed. Memory per
 tracked account: the server's RSS growth over the run divided by the accounts it saw.
+``server_cpu_ms_per_request`` (server CPU time / requests) says what one dedicated core
+sustains (1000 / it requests per second) when the machine is shared.
 
 Run the load generator alone: ``python -m benchmarks.bench_service --loadgen PORT RATE SECONDS``.
 """
@@ -119,6 +121,12 @@ def _rss_kb(pid: int) -> int:
     return 0
 
 
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process (from /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _wait_ready(port: int, proc: subprocess.Popen[bytes]) -> None:
     import httpx
 
@@ -145,6 +153,7 @@ def _run_case(label: str, state: str, rate: float, seconds: float) -> dict[str, 
     try:
         _wait_ready(port, server)
         rss0 = _rss_kb(server.pid)
+        cpu0 = _cpu_s(server.pid)
         gen = subprocess.run(
             [
                 sys.executable,
@@ -164,6 +173,7 @@ def _run_case(label: str, state: str, rate: float, seconds: float) -> dict[str, 
             raise RuntimeError(gen.stderr[-2000:])
         res = json.loads(gen.stdout.strip().splitlines()[-1])
         rss1 = _rss_kb(server.pid)
+        cpu1 = _cpu_s(server.pid)
     finally:
         server.terminate()
         server.wait(timeout=15)
@@ -177,6 +187,8 @@ def _run_case(label: str, state: str, rate: float, seconds: float) -> dict[str, 
         "p99_ms": res["p99_ms"],
         "max_ms": res["max_ms"],
         "errors": res["errors"],
+        "server_cpu_ms_per_request": (cpu1 - cpu0) * 1000 / max(res["requests"], 1),
+        "load_avg_1m": os.getloadavg()[0],
         "server_rss_mb": rss1 / 1024,
         "rss_bytes_per_account": (rss1 - rss0) * 1024 / accounts,
     }
