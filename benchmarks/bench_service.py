@@ -121,6 +121,14 @@ def _rss_kb(pid: int) -> int:
     return 0
 
 
+def _tree(pid: int) -> list[int]:
+    """The server process and its worker processes."""
+    out = [pid]
+    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+        out.extend(_tree(int(child)))
+    return out
+
+
 def _cpu_s(pid: int) -> float:
     """User + system CPU seconds of a process (from /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -142,18 +150,21 @@ def _wait_ready(port: int, proc: subprocess.Popen[bytes]) -> None:
     raise RuntimeError("distillguard serve did not become ready")
 
 
-def _run_case(label: str, state: str, rate: float, seconds: float) -> dict[str, Any]:
+def _run_case(
+    label: str, state: str, rate: float, seconds: float, workers: int = 1
+) -> dict[str, Any]:
     port = _free_port()
     exe = Path(sys.executable).parent / "distillguard"
     server = subprocess.Popen(
-        [str(exe), "serve", "--port", str(port), "--state", state],
+        [str(exe), "serve", "--port", str(port), "--state", state, "--workers", str(workers)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     try:
         _wait_ready(port, server)
-        rss0 = _rss_kb(server.pid)
-        cpu0 = _cpu_s(server.pid)
+        procs = _tree(server.pid)
+        rss0 = sum(_rss_kb(p) for p in procs)
+        cpu0 = sum(_cpu_s(p) for p in procs)
         gen = subprocess.run(
             [
                 sys.executable,
@@ -172,8 +183,8 @@ def _run_case(label: str, state: str, rate: float, seconds: float) -> dict[str, 
         if gen.returncode != 0:
             raise RuntimeError(gen.stderr[-2000:])
         res = json.loads(gen.stdout.strip().splitlines()[-1])
-        rss1 = _rss_kb(server.pid)
-        cpu1 = _cpu_s(server.pid)
+        rss1 = sum(_rss_kb(p) for p in procs)
+        cpu1 = sum(_cpu_s(p) for p in procs)
     finally:
         server.terminate()
         server.wait(timeout=15)

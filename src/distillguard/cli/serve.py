@@ -34,13 +34,46 @@ def serve(
     verify_url: Annotated[
         str | None, typer.Option("--verify-url", help="shown in verify refusals")
     ] = None,
+    workers: Annotated[
+        int, typer.Option("--workers", help="worker processes (needs --state redis://...)")
+    ] = 1,
     log_level: Annotated[str, typer.Option("--log-level")] = "warning",
 ) -> None:
     """Serve online decisions: POST /v1/decide, /v1/observe, GET /healthz, /metrics."""
+    import os
+
     import uvicorn
 
+    from ..errors import ConfigError
     from ..online.setup import build_enforcer
     from ..serve.app import create_app
+
+    if workers > 1:
+        if not state.startswith(("redis://", "rediss://", "unix://")):
+            raise ConfigError("--workers > 1 needs shared state: --state redis://host:port/db")
+        settings = {
+            "DISTILLGUARD_POLICY": policy,
+            "DISTILLGUARD_STATE": state,
+            "DISTILLGUARD_VERDICTS": verdicts,
+            "DISTILLGUARD_ACCOUNTS": accounts,
+            "DISTILLGUARD_INTEL_STORE": store,
+            "DISTILLGUARD_VERIFY_URL": verify_url,
+        }
+        for key, value in settings.items():
+            if value is not None:
+                os.environ[key] = str(value)
+        build_enforcer(policy=policy, state=state)  # fail here, once, on a bad setting
+        console.print(f"distillguard serve: {workers} workers, state {state}, port {port}")
+        uvicorn.run(
+            "distillguard.serve.app:app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level=log_level,
+            access_log=False,
+        )
+        return
 
     enforcer, watcher = build_enforcer(
         policy=policy, state=state, verdicts=verdicts, accounts=accounts, intel_store=store

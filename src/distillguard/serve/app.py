@@ -49,6 +49,7 @@ __all__ = [
     "DecideRequest",
     "DecideResponse",
     "ObserveRequest",
+    "app_from_env",
     "create_app",
 ]
 
@@ -335,3 +336,19 @@ def create_app(
 
     add_envoy_routes(app, enforcer, run_decide=run_decide, verify_url=verify_url)
     return app
+
+
+def app_from_env() -> FastAPI:
+    """The service configured by the ``DISTILLGUARD_*`` environment (uvicorn ``--factory``).
+
+    Used by ``distillguard serve --workers N``: every worker process builds its own app,
+    so the state must be shared (Redis).
+    """
+    import os
+
+    from ..online.setup import enforcer_from_env
+
+    enforcer, watcher = enforcer_from_env()
+    return create_app(
+        enforcer, watcher=watcher, verify_url=os.environ.get("DISTILLGUARD_VERIFY_URL")
+    )
