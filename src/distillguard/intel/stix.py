@@ -80,7 +80,9 @@ _EXT_SCHEMA = (
     "client_fingerprints (lists of opaque hashes computed by distillguard's signals, never "
     "text); payment_fingerprint_hmacs (HMAC-SHA256 under the community key of "
     "'distillguard/payment/v1:' + the payment fingerprint); capability_profile (share of "
-    "exchanges per capability, 0-1); exchanges, output_tokens, member_accounts (integers); "
+    "exchanges per capability, 0-1); fingerprint_purity (list of {kind, value, purity}: "
+    "the share of the producer's accounts using the value that were the actor's, 0-1); "
+    "exchanges, output_tokens, member_accounts (integers); "
     "hosting_share (0-1); hash_scheme (how keyed hashes were computed)."
 )
 _HASH_SCHEME = "hmac-sha256(community-key, 'distillguard/<kind>/v1:' + id), hex"
@@ -131,6 +133,20 @@ def _shared(fp: ActorFingerprint | None, kind: str) -> list[str]:
     return sorted(v for v, w in vals.items() if w >= MIN_SHARED_PURITY)[:MAX_PATTERN_VALUES]
 
 
+def _purity_entries(fp: ActorFingerprint | None, key: bytes) -> list[dict[str, Any]]:
+    """How exclusively the producer saw each shared value used by the actor (0-1)."""
+    if fp is None:
+        return []
+    out = []
+    for kind in ("template_id", "system_hash", "shape_fp", "client_fp", "payment_fp"):
+        vals = fp.values.get(kind, {})
+        for v in _shared(fp, kind):
+            shown = keyed_hash(key, "payment", v) if kind == "payment_fp" else v
+            name = "payment_hash" if kind == "payment_fp" else kind
+            out.append({"kind": name, "value": shown, "purity": round(vals[v], 3)})
+    return out
+
+
 def _fingerprint_props(fp: ActorFingerprint | None, key: bytes) -> dict[str, Any]:
     return {
         "template_fingerprints": _shared(fp, "template_id"),
@@ -139,6 +155,7 @@ def _fingerprint_props(fp: ActorFingerprint | None, key: bytes) -> dict[str, Any
         "payment_fingerprint_hmacs": sorted(
             keyed_hash(key, "payment", p) for p in _shared(fp, "payment_fp")
         ),
+        "fingerprint_purity": _purity_entries(fp, key),
         "hash_scheme": _HASH_SCHEME,
     }
 

@@ -200,6 +200,9 @@ def pattern_values(pattern: str) -> tuple[list[tuple[str, str]], int]:
     return out, skipped
 
 
+#: Most a partner's value is trusted (its own purity, when given, caps it further).
+PARTNER_TRUST = 0.9
+
 _EXT_KINDS = {
     "template_fingerprints": "template_id",
     "system_prompt_fingerprints": "system_hash",
@@ -251,6 +254,7 @@ def _partner_actors(
 
     rows: list[_Row] = []
     skipped = 0
+    purity_of: dict[tuple[str, str], float] = {}
     for o in objs.values():
         if o["type"] in ("campaign", "intrusion-set"):
             name = actor_of(o["id"])
@@ -259,9 +263,13 @@ def _partner_actors(
                 continue
             fp = actor(name)
             fp.campaigns.append(str(o["name"]))
+            for item in ext.get("fingerprint_purity") or []:
+                if isinstance(item, dict) and isinstance(item.get("purity"), int | float):
+                    key = (str(item.get("kind")), str(item.get("value")))
+                    purity_of[key] = min(purity_of.get(key, 1.0), float(item["purity"]))
             for prop, kind in _EXT_KINDS.items():
                 for v in ext.get(prop) or []:
-                    fp.values.setdefault(kind, {})[str(v)] = 0.9
+                    fp.values.setdefault(kind, {})[str(v)] = PARTNER_TRUST
             prof = ext.get("capability_profile")
             if isinstance(prof, dict) and prof:
                 fp.profiles["capability"] = {str(k): float(v) for k, v in prof.items()}
@@ -282,7 +290,12 @@ def _partner_actors(
                 keys = expand_range(v) if kind == "ip_range" else [v]
                 k = "ip_prefix" if kind == "ip_range" else kind
                 for key in keys:
-                    fp.values.setdefault(k, {})[key] = 0.9
+                    fp.values.setdefault(k, {})[key] = PARTNER_TRUST
+    # the producer's own purity of a value caps how much it is trusted here
+    for fp in actors.values():
+        for kind, vals in fp.values.items():
+            for v in vals:
+                vals[v] = min(vals[v], purity_of.get((kind, v), PARTNER_TRUST))
     return rows, actors, skipped
 
 
