@@ -138,7 +138,7 @@ def _cpu_s(pid: int) -> float:
 def _wait_ready(port: int, proc: subprocess.Popen[bytes]) -> None:
     import httpx
 
-    deadline = time.time() + 60
+    deadline = time.time() + 120
     while time.time() < deadline:
         if proc.poll() is not None:
             raise RuntimeError("distillguard serve exited at start")
@@ -230,9 +230,9 @@ def run(scale: float) -> list[dict[str, Any]]:
         )
         try:
             time.sleep(0.3)
-            rows.append(
-                _run_case("serve, redis state", f"redis://127.0.0.1:{port}/0", rate, seconds)
-            )
+            url = f"redis://127.0.0.1:{port}/0"
+            rows.append(_run_case("serve, redis state", url, rate, seconds))
+            rows.append(_run_case("serve, redis state, 2 workers", url, rate, seconds, workers=2))
         finally:
             redis.kill()
             redis.wait()
