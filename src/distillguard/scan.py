@@ -60,9 +60,9 @@ class ScanConfig:
     #: Links at least this strong join flagged accounts into one campaign (weaker than
     #: the firm links that carry risk: among flagged accounts even a shared template or
     #: /24 says "same operator", and Leiden splits actors apart again).
-    campaign_link: float = 0.2
+    campaign_link: float = 0.12
     #: Two Leiden parts of flagged accounts merge above this share of the null model.
-    campaign_merge: float = 0.05
+    campaign_merge: float = 0.6
 
 
 @dataclass
