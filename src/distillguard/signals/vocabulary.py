@@ -3,23 +3,23 @@
 Every prompt has three template keys (hashes of its skeleton's frame, head and tail; see
 :mod:`distillguard.signals.template`). A key shared by at least :data:`MIN_SUPPORT`
 distinct prompts is a template. Near-duplicate templates (the same instructions with a
-word changed, a common evasion) are merged: the key texts are MinHashed (word
-shingles, datasketch) and banded in an LSH index; keys whose estimated Jaccard
-similarity passes :data:`MERGE_THRESHOLD` join one cluster, named by its best-supported
-key. Learned in batch by :func:`distillguard.signals.materialise`, saved in the store
+word changed, a common evasion) are merged: the key texts are MinHashed (words and
+word pairs; vectorised numpy MinHash) and banded (LSH); keys that share a band and whose
+estimated Jaccard similarity passes :data:`MERGE_THRESHOLD` join one cluster, named by
+its best-supported key. Learned in batch by :func:`distillguard.signals.materialise`, saved in the store
 (table ``template_vocabulary``) and loaded by the online path, so one exchange gets
 the same ``template_id`` in both.
 """
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable, Iterable
 
 import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from datasketch import MinHash, MinHashLSH
 
 from ..store import Store
 
@@ -31,15 +31,40 @@ MIN_SUPPORT = 8
 #: Estimated Jaccard similarity (words + word pairs) above which two templates merge.
 MERGE_THRESHOLD = 0.6
 
+#: LSH bands and rows per band (``NUM_PERM = BANDS * ROWS``); candidate pairs share a
+#: band, then the signature agreement must reach the threshold.
+BANDS = 15
+ROWS = 4
+
 #: MinHash permutations.
-NUM_PERM = 64
+NUM_PERM = BANDS * ROWS
+
+_PRIME = (1 << 31) - 1
 
 
-def _shingles(text: str) -> set[bytes]:
-    """Words and word pairs: one word changed in an 8-token key keeps Jaccard near 0.67."""
+def _shingles(text: str) -> list[int]:
+    """Words and word pairs (CRC-32 each): one word changed in an 8-token key keeps the
+    Jaccard similarity near 0.67."""
     words = text.split(" ")
     grams = set(words) | {" ".join(words[i : i + 2]) for i in range(len(words) - 1)}
-    return {g.encode() for g in grams}
+    return [zlib.crc32(g.encode()) for g in grams]
+
+
+def _minhash(shingle_sets: list[list[int]]) -> np.ndarray:
+    """MinHash signatures, one row per set: ``(a*h + b) mod p`` minimised per permutation."""
+    rng = np.random.default_rng(20_260_301)
+    a = rng.integers(1, _PRIME, NUM_PERM, dtype=np.uint64)
+    b = rng.integers(0, _PRIME, NUM_PERM, dtype=np.uint64)
+    lengths = np.array([max(1, len(s)) for s in shingle_sets])
+    flat = np.array([h for s in shingle_sets for h in (s or [0])], dtype=np.uint64) % np.uint64(
+        _PRIME
+    )
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    sig = np.empty((len(shingle_sets), NUM_PERM), dtype=np.uint64)
+    for k in range(NUM_PERM):
+        perm = (a[k] * flat + b[k]) % np.uint64(_PRIME)
+        sig[:, k] = np.minimum.reduceat(perm, starts)
+    return sig
 
 
 class TemplateVocabulary:
@@ -138,32 +163,34 @@ class TemplateVocabulary:
         return vocab
 
     def merge(self, threshold: float = MERGE_THRESHOLD) -> None:
-        """Cluster near-duplicate key texts (MinHash LSH); name each by its best key."""
+        """Cluster near-duplicate key texts (vectorised MinHash + LSH bands, verified by
+        the estimated Jaccard similarity); name each cluster by its best-supported key."""
         keys = sorted(self.texts)
-        lsh = MinHashLSH(threshold=threshold, num_perm=NUM_PERM)
-        sigs = {}
-        for k in keys:
-            mh = MinHash(num_perm=NUM_PERM, seed=1)
-            mh.update_batch(list(_shingles(self.texts[k])))
-            sigs[k] = mh
-            lsh.insert(k, mh)
-        parent = {k: k for k in keys}
-
-        def find(k: str) -> str:
-            while parent[k] != k:
-                parent[k] = parent[parent[k]]
-                k = parent[k]
-            return k
-
-        for k in keys:
-            for other in lsh.query(sigs[k]):
-                a, b = find(k), find(other)
-                if a != b:
-                    parent[max(a, b)] = min(a, b)
-        groups: dict[str, list[str]] = {}
-        for k in keys:
-            groups.setdefault(find(k), []).append(k)
         self.canonical = {}
+        if not keys:
+            return
+        sig = _minhash([_shingles(self.texts[k]) for k in keys])
+        parent = list(range(len(keys)))
+
+        def find(i: int) -> int:
+            while parent[i] != i:
+                parent[i] = parent[parent[i]]
+                i = parent[i]
+            return i
+
+        for band in range(BANDS):
+            cols = sig[:, band * ROWS : (band + 1) * ROWS]
+            _, first, inverse = np.unique(cols, axis=0, return_index=True, return_inverse=True)
+            head = first[inverse.ravel()]
+            for row in np.flatnonzero(head != np.arange(len(keys))).tolist():
+                j = int(head[row])
+                if (sig[row] == sig[j]).mean() >= threshold:
+                    a, b = find(row), find(j)
+                    if a != b:
+                        parent[max(a, b)] = min(a, b)
+        groups: dict[int, list[str]] = {}
+        for pos, k in enumerate(keys):
+            groups.setdefault(find(pos), []).append(k)
         for members in groups.values():
             best = max(members, key=lambda m: (self.support.get(m, 0), -int(m, 16)))
             for m in members:
