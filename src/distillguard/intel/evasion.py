@@ -172,7 +172,11 @@ class BanEvasionIndex:
         }
         partner_stats = value_stats(store, partner_cuts, bad, cuts=partner_cuts)
         partner_of = {a.name for a in actors if a.source.startswith("partner:")}
-        cluster = _banned_clusters(banned, users, stats, member_of)
+        actor_values = {
+            key: [t for t, (learned, _) in targets.items() if learned >= CLUSTER_PURITY]
+            for key, targets in raw.items()
+        }
+        cluster = _banned_clusters(banned, users, stats, member_of, actor_values)
         known = dict(member_of)
         for a in banned:
             known.setdefault(a, cluster[a])
@@ -244,15 +248,18 @@ def _banned_clusters(
     users: dict[tuple[str, str], list[str]],
     stats: dict[tuple[str, str], ValueStats],
     member_of: dict[str, str],
+    actor_values: dict[tuple[str, str], list[str]] | None = None,
 ) -> dict[str, str]:
     """Link target of each banned account: its actor, else its cluster of banned accounts.
 
     Banned accounts are joined when they share a specific value (:data:`CLUSTER_KINDS`)
-    whose users are mostly known-bad (purity >= :data:`CLUSTER_PURITY`); a cluster takes
-    the name of the actor most of its attributed accounts belong to, else
+    whose users are mostly known-bad (purity >= :data:`CLUSTER_PURITY`), and joined to an
+    actor when such a value is in that actor's fingerprint with that purity. A cluster
+    takes the actor most of its links and attributed accounts point to, else
     ``banned-accounts:<smallest account id>``; accounts attributed to an actor keep it.
     """
     parent = {a: a for a in banned}
+    votes_of: dict[str, Counter[str]] = defaultdict(Counter)
 
     def find(a: str) -> str:
         while parent[a] != a:
@@ -260,24 +267,30 @@ def _banned_clusters(
             a = parent[a]
         return a
 
+    def union(a: str, b: str) -> None:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+
     for key, accounts in users.items():
         st = stats.get(key)
-        if key[0] not in CLUSTER_KINDS or len(accounts) < 2:
+        if key[0] not in CLUSTER_KINDS or st is None or st.purity < CLUSTER_PURITY:
             continue
-        if st is None or st.purity < CLUSTER_PURITY:
-            continue
-        root = find(accounts[0])
         for a in accounts[1:]:
-            r = find(a)
-            if r != root:
-                parent[max(r, root)] = min(r, root)
-                root = min(r, root)
+            union(accounts[0], a)
+        for actor in (actor_values or {}).get(key, ()):
+            votes_of[accounts[0]][actor] += len(accounts)
+    for a in banned:
+        if a in member_of:
+            votes_of[a][member_of[a]] += 1
     groups: dict[str, list[str]] = defaultdict(list)
     for a in banned:
         groups[find(a)].append(a)
     out: dict[str, str] = {}
     for accounts in groups.values():
-        votes = Counter(member_of[a] for a in accounts if a in member_of)
+        votes: Counter[str] = Counter()
+        for a in accounts:
+            votes.update(votes_of.get(a, {}))
         name = (
             min(votes, key=lambda k: (-votes[k], k))
             if votes
