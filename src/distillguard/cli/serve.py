@@ -41,6 +41,7 @@ def serve(
 ) -> None:
     """Serve online decisions: POST /v1/decide, /v1/observe, GET /healthz, /metrics."""
     import os
+    import sys
 
     import uvicorn
 
@@ -64,15 +65,14 @@ def serve(
                 os.environ[key] = str(value)
         build_enforcer(policy=policy, state=state)  # fail here, once, on a bad setting
         console.print(f"distillguard serve: {workers} workers, state {state}, port {port}")
-        uvicorn.run(
-            "distillguard.serve.app:app_from_env",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            log_level=log_level,
-            access_log=False,
-        )
+        # hand over to uvicorn's own launcher: worker processes then import the app
+        # factory cleanly instead of re-running this console script
+        args = [
+            sys.executable, "-m", "uvicorn", "distillguard.serve.app:app_from_env", "--factory",
+            "--host", host, "--port", str(port), "--workers", str(workers),
+            "--log-level", log_level, "--no-access-log",
+        ]  # fmt: skip
+        os.execv(sys.executable, args)
         return
 
     enforcer, watcher = build_enforcer(
