@@ -161,17 +161,17 @@ class BanEvasionIndex:
                     raw[(kind, v)][actor.name] = (learned, f"actor {actor.name}")
         bad = known_bad_accounts(store)
         stats = value_stats(store, set(raw) | set(users), bad)
-        # a partner's values are judged by the local accounts that used them before the
-        # partner saw the actor: nobody here -> the partner's word, else diluted by them
-        partner_cuts = {
+        # an actor's values are judged by the local accounts that used them before the actor
+        # was learned (a partner's: before the partner saw it): none here -> what was
+        # learned, else diluted by them; later users (its returning accounts) do not count
+        actor_cuts = {
             (kind, v): actor.as_of
             for actor in actors
-            if actor.source.startswith("partner:")
             for kind, vals in actor.values.items()
             for v in vals
         }
-        partner_stats = value_stats(store, partner_cuts, bad, cuts=partner_cuts)
-        partner_of = {a.name for a in actors if a.source.startswith("partner:")}
+        actor_stats = value_stats(store, actor_cuts, bad, cuts=actor_cuts)
+        actor_names = {a.name for a in actors}
         actor_values = {
             key: [t for t, (learned, _) in targets.items() if learned >= CLUSTER_PURITY]
             for key, targets in raw.items()
@@ -190,8 +190,8 @@ class BanEvasionIndex:
             entries[key] = []
             for t, (learned, ex) in targets.items():
                 pur = min(local, learned)
-                if t in partner_of:
-                    ps = partner_stats.get(key)
+                if t in actor_names:
+                    ps = actor_stats.get(key)
                     pur = (ps.linked + learned) / (ps.users + 1) if ps else learned
                     pur = min(pur, learned)
                 entries[key].append(_Entry(t, round(KIND_WEIGHTS[key[0]] * pur, 4), ex))
