@@ -96,3 +96,23 @@ def test_actions_are_account_type_aware() -> None:
     ladder = [choose_action(r / 20, "individual") for r in range(21)]
     order = ["allow", "monitor", "throttle", "verify", "degrade", "block"]
     assert [order.index(a) for a in ladder] == sorted(order.index(a) for a in ladder)
+
+
+def test_shipped_default_model_matches_the_feature_set() -> None:
+    from distillguard.features import FEATURE_COLUMNS
+    from distillguard.links import graph_features
+    from distillguard.scoring import default_model_path
+
+    path = default_model_path()
+    assert path is not None, "the package ships models/default.json"
+    m = AccountModel.load(path)
+    assert {s["scenario"]["name"] for s in m.manifest["sources"]} <= {
+        "default",
+        "train-varied-a",
+        "train-varied-b",
+    }, "the default model is trained on training scenarios only"
+    store, _ = filled_store(n_benign=5, n_attack=3)
+    known = set(FEATURE_COLUMNS) | set(graph_features(build_links(store.con)))
+    behaviour_and_graph = [f for f in m.features if not f.startswith("c_")]
+    missing = [f for f in behaviour_and_graph if f not in known]
+    assert len(missing) <= 0.1 * len(behaviour_and_graph), f"retrain the model: {missing}"
