@@ -172,6 +172,7 @@ class BanEvasionIndex:
         }
         actor_stats = value_stats(store, actor_cuts, bad, cuts=actor_cuts)
         actor_names = {a.name for a in actors}
+        # (banned accounts' values keep their local purity, whatever cluster they join)
         actor_values = {
             key: [t for t, (learned, _) in targets.items() if learned >= CLUSTER_PURITY]
             for key, targets in raw.items()
@@ -190,7 +191,7 @@ class BanEvasionIndex:
             entries[key] = []
             for t, (learned, ex) in targets.items():
                 pur = min(local, learned)
-                if t in actor_names:
+                if t in actor_names and ex == f"actor {t}":  # from the actor's fingerprint
                     ps = actor_stats.get(key)
                     pur = (ps.linked + learned) / (ps.users + 1) if ps else learned
                     pur = min(pur, learned)
