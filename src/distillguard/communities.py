@@ -43,7 +43,7 @@ class Communities:
 
 
 def detect_communities(
-    graph: LinkGraph, *, resolution: float = 1.0, seed: int = 42, iterations: int = -1
+    graph: LinkGraph, *, resolution: float = 1.0, seed: int = 42, iterations: int = 2
 ) -> Communities:
     """Run Leiden on ``graph`` and return the partition (deterministic for a seed)."""
     n = len(graph.accounts)
