@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import PROMPT_MARK, SYSTEM_MARK, make_campaign
+from intel_world import PROMPT_MARK, SYSTEM_MARK, make_campaign
 
 from distillguard.errors import InputError
 from distillguard.intel import list_actors, load_actor, name_actor

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import PROMPT_MARK, World, make_campaign
+from intel_world import PROMPT_MARK, World, make_campaign
 
 from distillguard.cli import main
 from distillguard.contracts import read_campaigns, write_campaigns

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import P2, make_campaign
+from intel_world import P2, make_campaign
 
 from distillguard.intel import (
     BanEvasionIndex,

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import make_campaign
+from intel_world import make_campaign
 
 from distillguard.errors import InputError
 from distillguard.intel import export_stix, import_bundle, name_actor
@@ -33,7 +33,7 @@ def loaded(tmp_path_factory):
 
     Module-scoped: every test here must leave the store unchanged, and checks that.
     """
-    from conftest import World
+    from intel_world import World
 
     from distillguard.store import Store
 

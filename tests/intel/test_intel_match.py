@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import make_campaign
+from intel_world import make_campaign
 
 from distillguard.intel import attribute, load_actor, match_campaign, name_actor
 from distillguard.intel.actors import load_actors

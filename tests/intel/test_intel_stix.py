@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import PROMPT_MARK, SYSTEM_MARK, World, make_campaign
+from intel_world import PROMPT_MARK, SYSTEM_MARK, World, make_campaign
 from stix2validator import ValidationOptions, validate_file
 
 from distillguard.errors import ConfigError

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import orjson
 import pytest
-from conftest import RELEASE, SMALL, World, load_world
+from sim_world import RELEASE, SMALL, World, load_world
 
 from distillguard.simulate import scenario_from_dict, simulate
 from distillguard.simulate.prompts import ELICITATION_STYLES

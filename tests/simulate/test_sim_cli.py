@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import yaml
-from conftest import TINY
+from sim_world import TINY
 
 from distillguard.cli import main
 

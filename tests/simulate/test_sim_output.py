@@ -12,7 +12,7 @@ import orjson
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from conftest import SMALL, TINY, World
+from sim_world import SMALL, TINY, World
 
 from distillguard.contracts import read_truth
 from distillguard.ingest import normalize_account, normalize_native, read_exchanges

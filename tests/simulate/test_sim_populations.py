@@ -6,7 +6,7 @@ from collections import Counter, defaultdict
 from datetime import datetime
 
 import numpy as np
-from conftest import SMALL, World
+from sim_world import SMALL, World
 
 from distillguard.simulate import build_sources, scenario_from_dict
 from distillguard.simulate.network import network_pools
