@@ -33,11 +33,11 @@ DEFAULT_EXCHANGES = 497_000
 
 def _simulate(target: int) -> Path:
     """Simulate ``default`` scaled so that about ``target`` exchanges come out (cached)."""
-    root = Path(tempfile.gettempdir()) / "dg-bench-scan" / f"n{target}-s{SEED}"
+    factor = target / DEFAULT_EXCHANGES
+    root = Path(tempfile.gettempdir()) / "dg-bench-scan" / f"n{target}-s{SEED}-x{factor:.3f}"
     if (root / "truth.csv").is_file():
         return root
     root.mkdir(parents=True, exist_ok=True)
-    factor = target / DEFAULT_EXCHANGES
     subprocess.run(
         [
             *_cli(),
