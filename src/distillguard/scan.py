@@ -238,6 +238,50 @@ def verdicts_of(store: Store, det: Detection, policy: ActionPolicy) -> list[Verd
                 reasons=det.scores.reasons[i] if risk >= policy.monitor else [],
             )
         )
+    return _with_returning_actors(store, out, reg, policy)
+
+
+#: Risk given to an account the intel module links to a banned account or known actor.
+RETURNING_RISK = 0.9
+
+
+def _with_returning_actors(
+    store: Store,
+    verdicts: list[Verdict],
+    reg: dict[str, tuple[str | None, str | None]],
+    policy: ActionPolicy,
+) -> list[Verdict]:
+    """Flag accounts that come back after a ban (issue: ban evasion in ``scan``).
+
+    ``distillguard.intel.returning_accounts`` finds accounts that share strong evidence
+    (two independent families, or a banned payment instrument) with banned accounts or
+    a known actor's fingerprint; they are flagged at first sight with reason
+    ``returning_actor``, whatever their own volume.
+    """
+    intel = _optional("distillguard.intel")
+    if intel is None or not hasattr(intel, "returning_accounts"):
+        return verdicts
+    back = {r.account_id: r for r in intel.returning_accounts(store)}
+    if not back:
+        return verdicts
+    out = []
+    for v in verdicts:
+        r = back.get(v.account_id)
+        if r is not None:
+            risk = max(v.risk, RETURNING_RISK)
+            atype, verif = reg.get(v.account_id, (None, None))
+            v = v.model_copy(
+                update={
+                    "risk": risk,
+                    "flagged": True,
+                    "action": choose_action(risk, atype, verification=verif, policy=policy),
+                    "reasons": [
+                        "returning_actor",
+                        *(c for c in v.reasons if c != "returning_actor"),
+                    ],
+                }
+            )
+        out.append(v)
     return out
 
 
