@@ -295,7 +295,7 @@ def account_features(store: Store, release_times: dict[str, datetime] | None = N
     con.register("_country_offsets", offsets)
     con.register("_releases", _release_table(store, release_times))
     try:
-        tbl = con.execute(_SQL).fetch_arrow_table()
+        tbl = con.execute(_SQL).to_arrow_table()
     finally:
         con.unregister("_country_offsets")
         con.unregister("_releases")
