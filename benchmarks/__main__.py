@@ -15,14 +15,20 @@ from rich.table import Table
 
 def _modules() -> list[str]:
     here = Path(__file__).parent
-    return sorted(m.name[len("bench_") :] for m in pkgutil.iter_modules([str(here)]) if m.name.startswith("bench_"))
+    return sorted(
+        m.name[len("bench_") :]
+        for m in pkgutil.iter_modules([str(here)])
+        if m.name.startswith("bench_")
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code."""
     ap = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     ap.add_argument("names", nargs="*", help=f"benchmarks to run (default: all of {_modules()})")
-    ap.add_argument("--scale", type=float, default=1.0, help="multiply each benchmark's default size")
+    ap.add_argument(
+        "--scale", type=float, default=1.0, help="multiply each benchmark's default size"
+    )
     ap.add_argument("--json", type=Path, help="also write all rows as JSON here")
     args = ap.parse_args(argv)
     console = Console()
