@@ -289,8 +289,8 @@ def _partner_actors(
                     fp.as_of = min(fp.as_of, seen_from) if fp.as_of else seen_from
                 keys = expand_range(v) if kind == "ip_range" else [v]
                 value_kind = "ip_prefix" if kind == "ip_range" else kind
-                for key in keys:
-                    fp.values.setdefault(value_kind, {})[key] = PARTNER_TRUST
+                for value in keys:
+                    fp.values.setdefault(value_kind, {})[value] = PARTNER_TRUST
     # the producer's own purity of a value caps how much it is trusted here
     for fp in actors.values():
         for kind, vals in fp.values.items():
