@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Annotated
 
@@ -38,6 +39,11 @@ def _campaigns(path: Path, only: list[str] | None) -> list[Campaign]:
     return items
 
 
+def _optional_store(path: Path) -> AbstractContextManager[Store | None]:
+    """The store when it exists (actor names, fingerprints), else nothing to read."""
+    return Store(path) if path.exists() else nullcontext(None)
+
+
 @export_app.command("stix")
 def stix_cmd(
     out: Annotated[Path, typer.Argument(help="Bundle to write (JSON).")],
@@ -51,11 +57,8 @@ def stix_cmd(
     """Write a STIX 2.1 bundle (validated with stix2-validator before it is written)."""
     items = _campaigns(campaigns, campaign)
     k = community_key(key)
-    if store_path.exists():
-        with Store(store_path) as store:
-            counts = export_stix(out, items, key=k, store=store, tlp=tlp, producer=producer)
-    else:
-        counts = export_stix(out, items, key=k, tlp=tlp, producer=producer)
+    with _optional_store(store_path) as store:
+        counts = export_stix(out, items, key=k, store=store, tlp=tlp, producer=producer)
     summary = ", ".join(f"{n} {t}" for t, n in sorted(counts.items()))
     console.print(f"wrote {out} ({len(items)} campaigns; {summary}); valid STIX 2.1")
     return 0
@@ -76,10 +79,7 @@ def misp_cmd(
 
     items = _campaigns(campaigns, campaign)
     k = community_key(key)
-    if store_path.exists():
-        with Store(store_path) as store:
-            n = export_misp(out, items, key=k, store=store, tlp=tlp, producer=producer)
-    else:
-        n = export_misp(out, items, key=k, tlp=tlp, producer=producer)
+    with _optional_store(store_path) as store:
+        n = export_misp(out, items, key=k, store=store, tlp=tlp, producer=producer)
     console.print(f"wrote {out} ({len(items)} campaigns, {n} attributes)")
     return 0
