@@ -40,6 +40,7 @@ class Decision:
     alert: bool = False
     ttl_s: int | None = None
     campaign_id: str = ""
+    mark: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (what ``POST /v1/decide`` returns)."""
@@ -54,6 +55,7 @@ class Decision:
             "alert": self.alert,
             "ttl_s": self.ttl_s,
             "campaign_id": self.campaign_id or None,
+            "mark": self.mark,
         }
 
     def to_row(self, exchange_id: str, account_id: str, ts: float) -> DecisionRow:
@@ -135,6 +137,15 @@ def _evidence(view: StateView, policy: Policy) -> tuple[list[tuple[str, float]],
     return contribs, floor, campaign
 
 
+def _mark_for(ctx: RequestContext, pol: Policy, tier: str, action: Action) -> str | None:
+    """The watermark method for this answer, or ``None`` (refusals are never marked)."""
+    spec = pol.mark
+    if spec.method == "none" or action in ("block", "verify", "throttle"):
+        return None
+    chosen = tier in spec.tiers or action in spec.actions or ctx.account_id in spec.opt_in_accounts
+    return spec.method if chosen else None
+
+
 def decide(context: RequestContext, state: StateView, policy: Policy | None = None) -> Decision:
     """Decide one request from its context and the account's state snapshot.
 
@@ -153,7 +164,9 @@ def decide(context: RequestContext, state: StateView, policy: Policy | None = No
             retry_after_s=pol.throttle.retry_after_min_s,
         )
     if _allowlisted(context, view, pol):
-        return Decision("allow", 0.0, pol.tiers[0].name, ["allowlisted"])
+        opted = pol.mark.method != "none" and context.account_id in pol.mark.opt_in_accounts
+        optin = pol.mark.method if opted else None
+        return Decision("allow", 0.0, pol.tiers[0].name, ["allowlisted"], mark=optin)
 
     contribs, floor, campaign = _evidence(view, pol)
     keep = 1.0
@@ -228,4 +241,5 @@ def decide(context: RequestContext, state: StateView, policy: Policy | None = No
         alert=alert,
         ttl_s=ttl,
         campaign_id=campaign,
+        mark=_mark_for(context, pol, tier.name, action),
     )

@@ -16,6 +16,7 @@ How :func:`distillguard.online.decide` reads a policy, in order:
    contract.
 5. ``throttle`` turns an over-rate account into a throttle with a retry-after and
    ``degrade`` says what a degraded request is rewritten to.
+6. ``mark`` says which served answers carry the text-level watermark (off by default).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ __all__ = [
     "Condition",
     "DegradeSpec",
     "EvidenceRule",
+    "MarkSpec",
     "OnlineRule",
     "Policy",
     "ReasonRule",
@@ -145,6 +147,29 @@ class DegradeSpec(_Strict):
     )
 
 
+class MarkSpec(_Strict):
+    """Which served answers carry the text-level watermark, and where its secret lives.
+
+    Marked: answers to accounts at one of ``tiers``, or whose action is one of
+    ``actions``, or listed in ``opt_in_accounts`` (customers who asked for it). Refused
+    requests are never marked (nothing is served). The secret is never in the policy:
+    it is read from the environment variable ``key_env`` or the file ``key_file``.
+    """
+
+    method: Literal["none", "lexical"] = "none"
+    tiers: list[str] = Field(default_factory=list)
+    actions: list[Action] = Field(default_factory=list)
+    opt_in_accounts: list[str] = Field(default_factory=list)
+    key_env: str | None = "DISTILLGUARD_WATERMARK_KEY"
+    key_file: str | None = None
+
+    @model_validator(mode="after")
+    def _key_named(self) -> MarkSpec:
+        if self.method != "none" and not (self.key_env or self.key_file):
+            raise ValueError("marking needs key_env or key_file (the secret is never inline)")
+        return self
+
+
 class Ttls(_Strict):
     """How long each piece of state stays valid, seconds."""
 
@@ -180,6 +205,7 @@ class Policy(_Strict):
     ] = Field(default_factory=dict)
     throttle: ThrottleSpec = Field(default_factory=ThrottleSpec)
     degrade: DegradeSpec = Field(default_factory=DegradeSpec)
+    mark: MarkSpec = Field(default_factory=MarkSpec)
     ttl: Ttls = Field(default_factory=Ttls)
     allowlist: Allowlist = Field(default_factory=Allowlist)
     verdict_weight: float = Field(
@@ -228,6 +254,9 @@ class Policy(_Strict):
     def _throttle_tier_known(self) -> Policy:
         if self.throttle.from_tier not in {t.name for t in self.tiers}:
             raise ValueError(f"throttle.from_tier {self.throttle.from_tier!r} is not a tier name")
+        unknown = set(self.mark.tiers) - {t.name for t in self.tiers}
+        if unknown:
+            raise ValueError(f"mark.tiers {sorted(unknown)} are not tier names")
         return self
 
     def tier_for(self, risk: float) -> Tier:
