@@ -70,7 +70,7 @@ class RequestContext:
     request_id: str | None = None
     org_id: str | None = None
     api_key_id: str | None = None
-    access_path: str = "api"
+    access_path: str | None = "api"
     client_ip: str | None = None
     user_agent: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
@@ -101,7 +101,7 @@ class RequestContext:
             request_id=record.get("id"),
             org_id=record.get("org_id"),
             api_key_id=record.get("api_key_id"),
-            access_path=record.get("access_path") or "api",
+            access_path=record.get("access_path"),  # as logged: absent stays null, as in batch
             client_ip=client.get("ip"),
             user_agent=client.get("user_agent"),
             headers=_clean_headers(client.get("headers")),

@@ -23,8 +23,10 @@ from ..policy.load import load_policy
 from .engine import (
     BatchSignalFn,
     Enforcer,
+    SignalFn,
     VerdictWatcher,
     default_batch_signals,
+    default_signals,
     read_accounts,
 )
 from .memory import FeatureStateFactory, MemoryState, default_feature_state
@@ -33,6 +35,15 @@ from .state import EnforcementState, EvidenceSource
 __all__ = ["EventCount", "build_enforcer", "build_state", "enforcer_from_env"]
 
 log = logging.getLogger(__name__)
+
+
+def _request_signals() -> SignalFn | None:
+    """Per-request signals (the batch definitions, one exchange): what ``decide`` sees."""
+    try:
+        return default_signals()
+    except ImportError as exc:
+        log.warning("per-exchange signals unavailable (%s); deciding without them", exc)
+        return None
 
 
 def _batch_signals() -> BatchSignalFn | None:
@@ -141,7 +152,13 @@ def build_enforcer(
             raise ConfigError(f"{folder}: verdict folder not found (scan --out DIR)")
         watcher = VerdictWatcher(backend, folder)
         watcher.reload()
-    enforcer = Enforcer(backend, pol, batch_signals=_batch_signals() if signals else None, **kw)
+    enforcer = Enforcer(
+        backend,
+        pol,
+        signals=_request_signals() if signals else None,
+        batch_signals=_batch_signals() if signals else None,
+        **kw,
+    )
     return enforcer, watcher
 
 

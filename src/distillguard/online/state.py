@@ -34,6 +34,7 @@ __all__ = [
     "StateView",
     "indicator_keys",
     "ip_key",
+    "is_template_indicator",
     "lookup_keys",
 ]
 
@@ -156,9 +157,24 @@ def indicator_keys(context: RequestContext) -> list[tuple[str, str]]:
     elif context.user_agent or context.headers:
         keys.append(("campaign_client", context.client_fingerprint))
     tpl = sig.get("template_id")
-    if tpl:
+    if tpl and is_template_indicator(sig):
         keys.append(("campaign_template", str(tpl)))
     return keys
+
+
+def is_template_indicator(signals: dict[str, Any]) -> bool:
+    """Whether the request's ``template_id`` can point at one campaign.
+
+    A template is a frame with slots: the corpus saw it filled with many items
+    (``templated``) or the prompt is long enough to have a frame apart from its head
+    (``template_frame != template_head``). A short prompt's id is the whole prompt
+    ("hi", "continue"), which ordinary users share with any enforced account, so it is
+    never an indicator.
+    """
+    if signals.get("templated"):
+        return True
+    frame, head = signals.get("template_frame"), signals.get("template_head")
+    return bool(frame) and bool(head) and frame != head
 
 
 def lookup_keys(context: RequestContext) -> list[tuple[str, str]]:

@@ -74,7 +74,7 @@ class DecideRequest(BaseModel):
     account_id: str = Field(min_length=1, max_length=256)
     org_id: str | None = None
     api_key_id: str | None = None
-    access_path: str = "api"
+    access_path: str | None = None
     client: ClientInfo = Field(default_factory=ClientInfo)
     api: Literal["anthropic.messages", "openai.chat_completions"] = "openai.chat_completions"
     request: dict[str, Any] = Field(default_factory=dict)
