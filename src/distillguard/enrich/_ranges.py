@@ -145,6 +145,14 @@ class RangeIndex:
         out = np.full(len(addrs), -1, dtype=np.int64)
         if len(self.starts) == 0 or len(addrs) == 0:
             return out
+        if len(addrs) == 1:  # the online path: one address, no array arithmetic
+            if mask is not None and not mask[0]:
+                return out
+            a = addrs[0]
+            i = int(np.searchsorted(self.starts, a, side="right")) - 1
+            if i >= 0 and a <= self.ends[i]:
+                out[0] = self.values[i]
+            return out
         idx = np.searchsorted(self.starts, addrs, side="right").astype(np.int64) - 1
         safe = np.clip(idx, 0, None)
         hit = (idx >= 0) & (addrs <= self.ends[safe])

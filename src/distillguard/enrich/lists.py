@@ -245,9 +245,10 @@ class NetworkLists:
         provider = np.full(n, None, dtype=object)
         v4 = valid & is_v4
         v6 = valid & ~is_v4
+        any_asn = bool((asn >= 0).any())
         for kind, prov, idx4, idx6, asns in self._build():
             hit = idx4.contains(addr, v4) | idx6.contains(addr, v6)
-            if len(asns):
+            if len(asns) and any_asn:  # without a known ASN no address can match
                 hit |= valid & (asn >= 0) & np.isin(asn, asns)
             flags[kind] |= hit
             if prov is not None:
