@@ -1,32 +1,36 @@
-"""Attribution and returning actors on the simulator's two-period scenario.
+"""Attribution and returning actors on two-period scenarios, per scenario and seed.
 
-``python -m benchmarks intel [--scale S]`` measures what issue 5 asks:
+``python -m benchmarks intel [--scale S]`` measures what issue 5 asks, on the evaluation
+grid :data:`EVAL_RUNS` (seeds and a scenario no intel threshold was derived from; set
+``DG_BENCH_INTEL_RUNS="attribution-2p:77,path/to/x.yaml:5"`` to run others). Per run:
 
-1. simulate ``attribution-2p`` (two periods; at the end of period one 70 % of each
-   campaign's accounts are banned, then every actor returns under fresh accounts);
-2. period one alone (its exchanges, and the registry as it stood then) goes into its own
-   store and is scanned; each campaign found is named after the actor most of its
-   accounts belong to (the analyst's step, done here from the simulator's truth);
-3. period two alone goes into a second store that inherits the actor memory, and is
-   scanned (``scan`` calls ``intel.attribute_campaigns``); ``returning_accounts`` runs too;
+1. simulate the scenario (two periods; at the end of period one a share of each
+   campaign's accounts is banned, then every actor returns under fresh accounts);
+2. provider A: period one alone (its exchanges, the registry as it stood then) is
+   scanned; each campaign found is named after the actor most of its accounts belong to
+   (the analyst's step, done here from the simulator's truth), exactly as scanned;
+3. period two alone goes into a second store that inherits A's actor memory and the
+   registry with its bans, and is scanned (``scan`` calls ``intel.attribute_campaigns``
+   and the returning-actor hook);
 4. online: a :class:`BanEvasionIndex` built from period one's store replays period two's
-   exchanges in time order through a :class:`ReturningActorWatch` (the request's own
-   signals and the account's payment instrument), and records after how many of its own
-   exchanges each account is flagged.
+   exchanges in time order through a :class:`ReturningActorWatch`; records after how
+   many of its own exchanges each account is flagged;
+5. partner: provider A exports its named campaigns as a STIX bundle; provider B (a
+   fresh store holding only period two, no bans, no actors) imports it and scans; and
+   provider B once more without the bundle, for comparison.
 
-Two columns: "as scanned" names each period-one campaign exactly as ``scan`` found it
-(benign accounts the scan put in the campaign become the actor's members too);
-"members pruned" is the analyst who checked the members and named only the actor's own.
-Rows: attack accounts of period two attributed to the right actor (by campaign
-attribution, by the returning-account link, either), any given a wrong actor, benign
-accounts attributed, replacements already linked in the period-one registry (accounts
-created before the boundary that the period-one scan put in a campaign), and, for the
-other replacements, the online flag rate within 20 of their own exchanges.
+Metrics: attack accounts of period two attributed to the right actor (campaign
+attribution or returning-account link), attack accounts given a wrong actor, benign
+accounts attributed to any actor (campaign, batch returning link, or online flag: the
+target is 0), replacements of a banned actor flagged online within their first 20
+exchanges; for provider B the same with and without the bundle.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import tempfile
 import time
 from collections import Counter, defaultdict
@@ -38,17 +42,26 @@ from distillguard.contracts import read_campaigns, read_truth
 from distillguard.store import Store
 
 SCENARIO = "attribution-2p"
+#: The second, evaluation-only two-period scenario (different actors, sizes, evasion).
+SHIFTED = str(
+    Path(__file__).resolve().parents[1] / "tests/intel/scenarios/attribution-2p-shifted.yaml"
+)
+#: Scenario/seed pairs measured by default. No intel threshold was derived from any of
+#: them (thresholds: attribution-2p seeds 77, 101, 102; see docs/intel.md).
+EVAL_RUNS = [(SCENARIO, 9101), (SCENARIO, 9102), (SCENARIO, 9103), (SHIFTED, 9101), (SHIFTED, 9102)]
+#: Seeds thresholds may be derived from (``DG_BENCH_INTEL_RUNS`` with these).
+TRAIN_RUNS = [(SCENARIO, 77), (SCENARIO, 101), (SCENARIO, 102)]
 WITHIN = 20
 
 
-def _simulate(root: Path, scale: float) -> tuple[Path, Any]:
+def _simulate(root: Path, scale: float, scenario: str, seed: int) -> tuple[Path, Any]:
     from distillguard.simulate.engine import simulate
     from distillguard.simulate.scenario import load_scenario
 
-    sc = load_scenario(SCENARIO)
+    sc = load_scenario(scenario)
     sim = root / "sim"
     if not (sim / "truth.csv").is_file():
-        simulate(sc, sim, scale=scale)
+        simulate(sc, sim, scale=scale, seed=seed)
     return sim, sc
 
 
@@ -149,7 +162,7 @@ def _period_two(
         run_scan(p2, root / f"out2-{tag}", report=False)
     t_scan = time.perf_counter() - t0
     out = evaluate(root, tag, truth, period2)
-    out["seconds: p2 scan / online replay"] = f"{t_scan:.0f} / {out.pop('_replay_s'):.0f}"
+    out["scan_s"] = t_scan
     return out
 
 
@@ -213,37 +226,30 @@ def evaluate(
         or (returning.get(a) not in (None, truth[a]) and not _cluster(returning.get(a)))
         for a in new_attack
     )
+    benign_attr = {a for a in benign if a in by_campaign or a in returning or a in flagged_at}
     return {
-        "period-2 attack accounts (new) / benign accounts": f"{len(new_attack)} / {len(benign)}",
-        "attributed right, via campaign": f"{sum(by_campaign.get(a) == truth[a] for a in new_attack) / n:.1%}",
-        "attributed right, via returning link": f"{sum(returning.get(a) == truth[a] for a in new_attack) / n:.1%}",
-        "attributed right, either": f"{sum(truth[a] in (by_campaign.get(a), returning.get(a)) for a in new_attack) / n:.1%}",
-        "attack accounts given a wrong actor": wrong,
-        "benign accounts in a period-2 scan campaign": sum(a in in_campaign2 for a in benign),
-        "benign accounts in an attributed campaign": sum(a in in_attributed for a in benign),
-        "benign accounts attributed (corroborated)": sum(a in by_campaign for a in benign),
-        "benign accounts flagged as returning (batch)": sum(a in returning for a in benign),
-        "replacements already linked in the period-1 registry": f"{len(known)} of {len(replacements)}",
-        f"other replacements flagged online within {WITHIN} exchanges": (
-            f"{within / max(len(unknown), 1):.1%} of {len(unknown)}"
-        ),
-        "median exchanges to online flag": med[len(med) // 2] if med else "-",
-        "benign accounts flagged online": sum(a in flagged_at for a in benign),
-        "_replay_s": t_replay,
+        "attack": len(new_attack),
+        "benign": len(benign),
+        "right_campaign": sum(by_campaign.get(a) == truth[a] for a in new_attack) / n,
+        "right_returning": sum(returning.get(a) == truth[a] for a in new_attack) / n,
+        "right": sum(truth[a] in (by_campaign.get(a), returning.get(a)) for a in new_attack) / n,
+        "attack_in_campaign": sum(a in in_campaign2 for a in new_attack) / n,
+        "wrong": wrong,
+        "benign_in_campaign": sum(a in in_campaign2 for a in benign),
+        "benign_in_attributed_campaign": sum(a in in_attributed for a in benign),
+        "benign_attributed": len(benign_attr),
+        "benign_corroborated": sum(a in by_campaign for a in benign),
+        "benign_returning_batch": sum(a in returning for a in benign),
+        "benign_flagged_online": sum(a in flagged_at for a in benign),
+        "replacements": len(replacements),
+        "replacements_known": len(known),
+        "flagged_within": within / max(len(unknown), 1),
+        "median_to_flag": med[len(med) // 2] if med else None,
+        "replay_s": t_replay,
     }
 
 
-def run(scale: float = 1.0) -> list[dict[str, object]]:
-    """Run the whole measurement once; one row per metric, one column per naming variant."""
-    import shutil
-
-    from distillguard.ingest import ingest_paths
-    from distillguard.scan import run_scan
-
-    root = Path(tempfile.mkdtemp(prefix="dg-bench-intel-"))
-    t0 = time.perf_counter()
-    sim, sc = _simulate(root, scale)
-    boundary = sc.start + timedelta(days=sc.days)
+def _truth(sim: Path) -> tuple[dict[str, str], set[str]]:
     truth = {r.account_id: r.actor if r.is_attack else "" for r in read_truth(sim / "truth.csv")}
     period2 = {
         a
@@ -251,55 +257,119 @@ def run(scale: float = 1.0) -> list[dict[str, object]]:
         if c["knobs"].get("period") == 2
         for a in c["members"]
     }
-    with Store(root / "all.duckdb", memory_limit="2GB") as all_store:
-        ingest_paths([sim / "exchanges.jsonl"], all_store, accounts=sim / "accounts.jsonl")
-    t_sim = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    with _split(root / "all.duckdb", root / "p1-asis.duckdb", boundary, 1) as p1:
-        run_scan(p1, root / "out1", report=False)
-    t_p1 = time.perf_counter() - t0
-    shutil.copy(root / "p1-asis.duckdb", root / "p1-pruned.duckdb")
-    camps1 = read_campaigns(root / "out1" / "campaigns.json")
-    with Store(root / "p1-asis.duckdb") as p1:
-        named = _name_actors(p1, camps1, truth)
-    # the analyst who checked each member before naming: only the actor's own accounts
-    pruned = [
-        c.model_copy(update={"members": [a for a in c.members if truth.get(a) == named[c.id]]})
-        for c in camps1
-        if c.id in named
-    ]
-    with Store(root / "p1-pruned.duckdb") as p1:
-        _name_actors(p1, pruned, truth)
-    results = {tag: _period_two(root, tag, boundary, truth, period2) for tag in ("asis", "pruned")}
-    t0 = time.perf_counter()
-    _partner(root, boundary, named)
-    results["partner"] = evaluate(
-        root, "partner", truth, period2, partner_actors=set(named.values())
-    )
-    results["partner"]["seconds: p2 scan / online replay"] = (
-        f"{time.perf_counter() - t0:.0f} (import+scan+eval)"
-    )
-    rows: list[dict[str, object]] = [
-        {"metric": "period-1 campaigns found / named", "as scanned": f"{len(camps1)} / {len(named)}"},
-        {"metric": "actors named", "as scanned": ", ".join(sorted(set(named.values())))},
-        {"metric": "seconds: simulate+ingest / period-1 scan", "as scanned": f"{t_sim:.0f} / {t_p1:.0f}"},
-    ]  # fmt: skip
-    for row in rows:
-        for col in COLUMNS.values():
-            row.setdefault(col, "")
-    for key in results["asis"]:
-        rows.append({"metric": key, **{COLUMNS[t]: results[t].get(key, "") for t in COLUMNS}})
+    return truth, period2
+
+
+def measure(
+    scenario: str, seed: int, scale: float = 1.0, root: Path | None = None
+) -> dict[str, Any]:
+    """One scenario and seed end to end; returns the metrics of every variant.
+
+    ``root`` keeps the stores and outputs (a temporary folder, removed, otherwise).
+    """
+    from distillguard.ingest import ingest_paths
+    from distillguard.scan import run_scan
+
+    keep = root is not None
+    root = Path(root or tempfile.mkdtemp(prefix="dg-bench-intel-"))
+    root.mkdir(parents=True, exist_ok=True)
+    try:
+        t0 = time.perf_counter()
+        sim, sc = _simulate(root, scale, scenario, seed)
+        boundary = sc.start + timedelta(days=sc.days)
+        truth, period2 = _truth(sim)
+        if not (root / "all.duckdb").is_file():
+            with Store(root / "all.duckdb", memory_limit="2GB") as all_store:
+                ingest_paths([sim / "exchanges.jsonl"], all_store, accounts=sim / "accounts.jsonl")
+        t_sim = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        for old in root.glob("p[12]-*.duckdb*"):
+            old.unlink()
+        with _split(root / "all.duckdb", root / "p1-asis.duckdb", boundary, 1) as p1:
+            run_scan(p1, root / "out1", report=False)
+        camps1 = read_campaigns(root / "out1" / "campaigns.json")
+        with Store(root / "p1-asis.duckdb") as p1:
+            named = _name_actors(p1, camps1, truth)
+        t_p1 = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        res: dict[str, Any] = {"scan": _period_two(root, "asis", boundary, truth, period2)}
+        t_p2 = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        actors = set(named.values())
+        _partner(root, boundary, named, bundle=True)
+        res["partner"] = evaluate(root, "partner", truth, period2, partner_actors=actors)
+        _partner(root, boundary, named, bundle=False)
+        res["alone"] = evaluate(root, "alone", truth, period2, partner_actors=actors)
+        t_partner = time.perf_counter() - t0
+        res["run"] = {
+            "scenario": Path(scenario).stem,
+            "seed": seed,
+            "campaigns_p1": len(camps1),
+            "named": sorted(actors),
+            "seconds": {"simulate+ingest": t_sim, "p1": t_p1, "p2": t_p2, "partner": t_partner},
+        }
+        return res
+    finally:
+        if not keep:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def _runs() -> list[tuple[str, int]]:
+    env = os.environ.get("DG_BENCH_INTEL_RUNS")
+    if not env:
+        return EVAL_RUNS
+    out = []
+    for item in env.split(","):
+        name, _, seed = item.strip().rpartition(":")
+        out.append((name or SCENARIO, int(seed)))
+    return out
+
+
+def _pct(x: float) -> str:
+    return f"{x:.1%}"
+
+
+def run(scale: float = 1.0) -> list[dict[str, object]]:
+    """One row per scenario and seed (:data:`EVAL_RUNS`, or ``$DG_BENCH_INTEL_RUNS``).
+
+    ``$DG_BENCH_INTEL_KEEP=DIR`` keeps each run's stores under ``DIR/<scenario>-<seed>``
+    (and reuses its simulation when run again).
+    """
+    rows: list[dict[str, object]] = []
+    keep = os.environ.get("DG_BENCH_INTEL_KEEP")
+    for scenario, seed in _runs():
+        root = Path(keep) / f"{Path(scenario).stem}-{seed}" if keep else None
+        r = measure(scenario, seed, scale, root)
+        s, pb, alone = r["scan"], r["partner"], r["alone"]
+        fresh = s["replacements"] - s["replacements_known"]
+        rows.append(
+            {
+                "scenario": r["run"]["scenario"],
+                "seed": seed,
+                "attack / benign (p2)": f"{s['attack']} / {s['benign']}",
+                "attack attributed right": _pct(s["right"]),
+                "attack wrong actor": s["wrong"],
+                "benign attributed": s["benign_attributed"],
+                f"replacements flagged <= {WITHIN} exch.": f"{_pct(s['flagged_within'])} of {fresh}",
+                "B+bundle attributed right": _pct(pb["right"]),
+                "B+bundle benign attributed": pb["benign_attributed"],
+                f"B+bundle flagged <= {WITHIN}": _pct(pb["flagged_within"]),
+                "B alone: attack in a campaign": _pct(alone["attack_in_campaign"]),
+                "B alone attributed right": _pct(alone["right"]),
+                "seconds sim/p1/p2/partner": "/".join(
+                    f"{v:.0f}" for v in r["run"]["seconds"].values()
+                ),
+            }
+        )
+        print("RESULT", json.dumps(r, default=str), flush=True)
     return rows
 
 
 PARTNER_KEY = b"benchmark-community-key-0001"
-#: Output columns: naming as scanned, naming with members pruned, and a second provider
-#: that knows the actors only from provider A's STIX bundle.
-COLUMNS = {"asis": "as scanned", "pruned": "members pruned", "partner": "partner (bundle only)"}
 
 
-def _partner(root: Path, boundary: Any, named: dict[str, str]) -> None:
-    """Provider B: only period two, no bans, no actors; imports A's bundle, then scans."""
+def _partner(root: Path, boundary: Any, named: dict[str, str], *, bundle: bool) -> None:
+    """Provider B: only period two, no bans, no actors; imports A's bundle (or not), scans."""
     from distillguard.contracts import AttributedActor
     from distillguard.intel import export_stix, import_bundle
     from distillguard.scan import run_scan
@@ -309,9 +379,13 @@ def _partner(root: Path, boundary: Any, named: dict[str, str]) -> None:
         if c.id in named:
             c.attributed_actor = AttributedActor(actor=named[c.id], confidence=1.0)
             camps.append(c)
-    with Store(root / "p1-pruned.duckdb", read_only=True) as p1:
-        export_stix(root / "share.json", camps, key=PARTNER_KEY, store=p1, producer="Provider A")
-    b = Store(root / "p2-partner.duckdb", memory_limit="2GB")
+    tag = "partner" if bundle else "alone"
+    if bundle:
+        with Store(root / "p1-asis.duckdb", read_only=True) as p1:
+            export_stix(
+                root / "share.json", camps, key=PARTNER_KEY, store=p1, producer="Provider A"
+            )
+    b = Store(root / f"p2-{tag}.duckdb", memory_limit="2GB")
     b.con.execute(f"ATTACH '{root / 'all.duckdb'}' AS src (READ_ONLY)")
     b.con.execute(
         "INSERT INTO exchanges SELECT * FROM src.exchanges WHERE timestamp >= ?", [boundary]
@@ -322,41 +396,71 @@ def _partner(root: Path, boundary: Any, named: dict[str, str]) -> None:
         "WHERE account_id IN (SELECT account_id FROM exchanges)"
     )
     b.con.execute("DETACH src")
-    import_bundle(b, root / "share.json")
-    run_scan(b, root / "out2-partner", report=False)
+    if bundle:
+        import_bundle(b, root / "share.json")
+    run_scan(b, root / f"out2-{tag}", report=False)
     b.close()
 
 
-def evaluate_dir(root: Path) -> list[dict[str, object]]:
-    """Re-measure an earlier run's folder with the current intel code (no simulate, no scan).
+def score_margins(root: Path, tag: str = "asis") -> dict[str, Any]:
+    """How the returning-link scores of one kept run spread around the flag thresholds.
 
-    ``python -c "from benchmarks.bench_intel import evaluate_dir; ..."`` on the
-    ``dg-bench-intel-*`` folder a run left in the temporary directory.
+    For every period-two account: its strongest link's score and whether it has two
+    independent families. Reported: the highest benign score, and for a ladder of
+    candidate flag scores the benign accounts and the share of attack accounts that
+    would be flagged (two families required), so thresholds can be derived on training
+    seeds and only checked on evaluation seeds.
     """
-    sim = root / "sim"
-    truth = {r.account_id: r.actor if r.is_attack else "" for r in read_truth(sim / "truth.csv")}
-    period2 = {
-        a
-        for c in json.loads((sim / "campaigns_truth.json").read_text())
-        if c["knobs"].get("period") == 2
-        for a in c["members"]
-    }
-    results = {tag: evaluate(root, tag, truth, period2) for tag in ("asis", "pruned")}
+    from distillguard.intel import BanEvasionIndex
+    from distillguard.intel.evasion import account_evidence
+
+    truth, period2 = _truth(root / "sim")
+    src = root / (f"p2-{tag}.duckdb" if tag == "partner" else f"p1-{tag}.duckdb")
+    with Store(src, read_only=True) as p1:
+        index = BanEvasionIndex.from_store(p1)
+    with Store(root / f"p2-{tag}.duckdb", read_only=True) as p2:
+        links = account_evidence(p2, index)
+        active = {
+            a for (a,) in p2.con.execute("SELECT DISTINCT account_id FROM exchanges").fetchall()
+        }
+    best: dict[str, tuple[float, int, float]] = {}
+    for a, per_target in links.items():
+        lk = max(per_target.values(), key=lambda x: x.score)
+        best[a] = (lk.score, len(lk.families), lk.payment_score)
+    benign = [a for a in active if not truth.get(a)]
+    attack = [a for a in active if truth.get(a) and a in period2]
+    ladder = {}
+    for t in (2.0, 2.5, 3.0, 3.5, 4.0):
+        ladder[t] = {
+            "benign": sum(best.get(a, (0, 0, 0))[0] >= t and best[a][1] >= 2 for a in benign),
+            "attack": sum(best.get(a, (0, 0, 0))[0] >= t and best[a][1] >= 2 for a in attack)
+            / max(len(attack), 1),
+        }
+    top_benign = sorted((best.get(a, (0.0, 0, 0.0)) for a in benign), reverse=True)[:5]
+    return {"benign_top5": top_benign, "ladder": ladder, "attack": len(attack)}
+
+
+def evaluate_dir(root: Path, scenario: str = SCENARIO, *, partner: bool = True) -> dict[str, Any]:
+    """Re-measure a kept run (``$DG_BENCH_INTEL_KEEP``) with the current intel code.
+
+    Nothing is simulated or scanned again for provider A; with ``partner`` provider B
+    imports a freshly exported bundle and scans again (the export may have changed).
+    """
+    from distillguard.simulate.scenario import load_scenario
+
+    truth, period2 = _truth(root / "sim")
     with Store(root / "p1-asis.duckdb", read_only=True) as p1:
         named = {
             c: actor
             for actor, camps in p1.con.execute("SELECT actor, campaigns FROM actors").fetchall()
             for c in camps
         }
-    if not (root / "out2-partner" / "campaigns.json").is_file():
-        from distillguard.simulate.scenario import load_scenario
-
-        sc = load_scenario(SCENARIO)
-        _partner(root, sc.start + timedelta(days=sc.days), named)
-    results["partner"] = evaluate(
-        root, "partner", truth, period2, partner_actors=set(named.values())
-    )
-    return [
-        {"metric": k, **{COLUMNS[t]: results[t].get(k, "") for t in COLUMNS}}
-        for k in results["asis"]
-    ]
+    actors = set(named.values())
+    if partner:
+        sc = load_scenario(scenario)
+        _partner(root, sc.start + timedelta(days=sc.days), named, bundle=True)
+    return {
+        "scan": evaluate(root, "asis", truth, period2),
+        "partner": evaluate(root, "partner", truth, period2, partner_actors=actors),
+        "alone": evaluate(root, "alone", truth, period2, partner_actors=actors),
+    }

@@ -149,6 +149,11 @@ def test_online_evidence_source_answers_banned_link_and_known_actor(world, store
     (card,) = ask("acct_new_1", "8.8.8.8", "pm_lab_2")  # a banned LAB-A card
     assert card.kind == "banned_link" and "pm_lab_2" in card.detail
     assert ask("acct_new_2", "103.5.1.9", None) == []  # one network value is not enough
+    # a named member that is not banned: the analyst's claim, not ground truth
     (member,) = ask(world.members("HYDRA-B", 1)[1], "8.8.8.8", None)
-    assert member.kind == "known_actor" and member.value == "HYDRA-B"
+    assert member.kind == "campaign_member" and member.value == "HYDRA-B"
+    assert "not banned" in member.detail
+    # a banned account is itself the link (LAB-A is not named here: a banned cluster)
+    (banned,) = ask(world.members("LAB-A", 1)[0], "8.8.8.8", None)
+    assert banned.kind == "banned_link" and banned.value.startswith(BANNED_TARGET)
     assert ask("acct_b000", "8.8.8.8", "pm_benign_0") == []

@@ -116,9 +116,16 @@ class BanEvasionIndex:
     account per value, so it is small enough to keep in every gateway replica.
     """
 
-    def __init__(self, entries: dict[tuple[str, str], list[_Entry]], known: dict[str, str]):
+    def __init__(
+        self,
+        entries: dict[tuple[str, str], list[_Entry]],
+        known: dict[str, str],
+        banned: frozenset[str] | None = None,
+    ):
         self._entries = entries
         self._known = known
+        #: accounts that are ground truth on their own (banned); ``None``: every known one
+        self._banned = frozenset(known) if banned is None else banned
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -196,11 +203,19 @@ class BanEvasionIndex:
                     pur = (ps.linked + learned) / (ps.users + 1) if ps else learned
                     pur = min(pur, learned)
                 entries[key].append(_Entry(t, round(KIND_WEIGHTS[key[0]] * pur, 4), ex))
-        return cls(entries, known)
+        return cls(entries, known, frozenset(banned))
 
     def known_account(self, account_id: str) -> str | None:
         """The target an account itself belongs to (banned or actor member), if any."""
         return self._known.get(account_id)
+
+    def banned_account(self, account_id: str) -> str | None:
+        """The target of a banned account (ground truth on its own), else ``None``.
+
+        An actor's members that are not banned are a campaign's claim (a scan can sweep
+        an ordinary customer into a campaign): online they are judged by their evidence.
+        """
+        return self._known.get(account_id) if account_id in self._banned else None
 
     def matches(self, **values: str | int | None) -> list[tuple[str, str, _Entry]]:
         """Every ``(kind, value, entry)`` the given evidence values hit."""
@@ -338,8 +353,12 @@ class ReturningActorWatch:
         self._state: OrderedDict[str, dict[str, dict[str, tuple[float, str]]]] = OrderedDict()
 
     def observe(self, account_id: str, **values: str | int | None) -> Link | None:
-        """Add one request's evidence; return the link when the account is flagged."""
-        known = self.index.known_account(account_id)
+        """Add one request's evidence; return the link when the account is flagged.
+
+        A banned account is linked at once; every other account (an actor's unbanned
+        members included) once its own accumulated evidence is enough.
+        """
+        known = self.index.banned_account(account_id)
         if known is not None:
             return Link(
                 known, FLAG_SCORE, [f"account is itself linked to {known}"], payment_score=9.9

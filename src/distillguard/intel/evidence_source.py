@@ -8,7 +8,9 @@ the request's signals, the account's payment instrument) to a
 :class:`~distillguard.intel.evasion.ReturningActorWatch`; once an account's accumulated
 evidence reaches the flag score it answers with ``known_actor`` evidence (the link is a
 known actor) or ``banned_link`` evidence (banned accounts no actor claims), the reasons
-in ``detail``.
+in ``detail``. An actor's member that is not banned and whose own evidence does not link
+it yet gets ``campaign_member`` evidence (a scan can sweep an ordinary customer into a
+campaign the analyst then names).
 """
 
 from __future__ import annotations
@@ -58,7 +60,19 @@ class IntelEvidenceSource:
 
         link = self.watch.observe(context.account_id, **request_values(context, account))
         if link is None:
-            return []
+            member_of = self.watch.index.known_account(context.account_id)
+            if member_of is None:
+                return []
+            # named as the actor's by an analyst but not banned, and its own evidence
+            # does not (yet) link it: a campaign's claim, weighed as campaign membership
+            return [
+                Evidence(
+                    kind="campaign_member",
+                    value=member_of,
+                    weight=1.0,
+                    detail=f"named member of actor {member_of} (not banned)",
+                )
+            ]
         kind = "banned_link" if link.target.startswith(BANNED_TARGET) else "known_actor"
         return [
             Evidence(

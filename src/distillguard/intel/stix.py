@@ -133,12 +133,40 @@ def _shared(fp: ActorFingerprint | None, kind: str) -> list[str]:
     return sorted(v for v, w in vals.items() if w >= MIN_SHARED_PURITY)[:MAX_PATTERN_VALUES]
 
 
+#: Kinds whose per-value purity the bundle carries (an importer trusts no value more).
+_PURITY_KINDS = (
+    "template_id",
+    "system_hash",
+    "shape_fp",
+    "client_fp",
+    "payment_fp",
+    "ip_prefix",
+    "asn",
+)
+
+
+def _pure_union(
+    kind: str, listed: Iterable[str], *fps: ActorFingerprint | None, normalise: Any = None
+) -> list[str]:
+    """Values of ``kind`` worth sharing: those ``listed`` by the scan that are pure enough
+    in the fingerprints that know them (all of them when none does), plus every value the
+    fingerprints hold with purity >= :data:`MIN_SHARED_PURITY`."""
+    known = [fp for fp in fps if fp is not None]
+    out = dict.fromkeys(v for fp in known for v in _shared(fp, kind))
+    for v in listed:
+        key = normalise(v) if normalise else v
+        seen = [fp.values[kind][key] for fp in known if key in fp.values.get(kind, {})]
+        if not seen or max(seen) >= MIN_SHARED_PURITY:
+            out.setdefault(v, None)
+    return sorted(out)[:MAX_PATTERN_VALUES]
+
+
 def _purity_entries(fp: ActorFingerprint | None, key: bytes) -> list[dict[str, Any]]:
     """How exclusively the producer saw each shared value used by the actor (0-1)."""
     if fp is None:
         return []
     out = []
-    for kind in ("template_id", "system_hash", "shape_fp", "client_fp", "payment_fp"):
+    for kind in _PURITY_KINDS:
         vals = fp.values.get(kind, {})
         for v in _shared(fp, kind):
             shown = keyed_hash(key, "payment", v) if kind == "payment_fp" else v
@@ -319,7 +347,9 @@ def _add_campaign(
             camp.id, "attributed-to", aset, confidence=round(c.attributed_actor.confidence * 100)
         )
         targets.append(aset)
-    ranges = list(dict.fromkeys(infra.ip_ranges))[:MAX_PATTERN_VALUES]
+    # the scan lists a campaign's top ranges and clients; the fingerprints know every
+    # value its accounts used and how exclusively: share the pure ones, all of them
+    ranges = _pure_union("ip_prefix", infra.ip_ranges, fp, actor_fp, normalise=_v4_key)
     if ranges or infra.asns:
         pool = b.add(
             stix2.Infrastructure(
@@ -346,7 +376,7 @@ def _add_campaign(
         asns = sorted(set(infra.asns))[:MAX_PATTERN_VALUES]
         pat = " OR ".join(f"[autonomous-system:number = {int(a)}]" for a in asns)
         b.indicator(c, "autonomous systems", pat, len(asns), targets_infra)
-    clients = sorted(set(infra.client_fingerprints) | set(_shared(fp, "client_fp")))
+    clients = _pure_union("client_fp", infra.client_fingerprints, fp, actor_fp)
     if clients:
         pat = " OR ".join(
             f"[x-distillguard-client:fingerprint = {_quote(v)}]"
@@ -357,6 +387,12 @@ def _add_campaign(
     if hashes:
         pat = " OR ".join(f"[user-account:user_id = {_quote(h)}]" for h in hashes)
         b.indicator(c, "keyed account hashes", pat, len(hashes), targets)
+
+
+def _v4_key(cidr: str) -> str:
+    from ._evidence import ip_key
+
+    return ip_key(cidr) or cidr
 
 
 def _intrusion_set(
