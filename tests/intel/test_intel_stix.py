@@ -168,3 +168,33 @@ def test_reimporting_a_bundle_replaces_it(world, store_factory, tmp_path: Path) 
     assert first.values == second.values
     assert store_b.con.execute("SELECT count(*) FROM partner_indicators").fetchone()[0] == n
     assert load_actor(store_b, "HYDRA-B").version == 2
+
+
+def test_bundle_carries_every_pure_range_with_its_purity_not_only_the_scans_top(
+    world, store_factory, tmp_path
+) -> None:
+    store, camps = _provider_a(world, store_factory)
+    hydra = next(c for c in camps if c.attributed_actor and c.attributed_actor.actor == "HYDRA-B")
+    # the scan lists only a campaign's top ranges; add one ordinary customers share
+    shared = "34.100.0.0/24"  # benign customers' cloud egress (see intel_world)
+    infra = hydra.infrastructure.model_copy(
+        update={"ip_ranges": [hydra.infrastructure.ip_ranges[0], shared]}
+    )
+    hydra = hydra.model_copy(update={"infrastructure": infra})
+    out = tmp_path / "hydra.json"
+    export_stix(out, [hydra], key=KEY, store=store, producer="Provider A")
+    objs = json.loads(out.read_text())["objects"]
+    (v4,) = [o for o in objs if o["type"] == "indicator" and "ipv4-addr" in o["pattern"]]
+    for prefix in ("103.5.0", "103.5.1", "103.5.2", "103.5.3"):  # all of HYDRA-B's /24s
+        assert f"'{prefix}.0/24'" in v4["pattern"]
+    assert shared not in v4["pattern"]
+    ext = next(o for o in objs if o["type"] == "intrusion-set")["extensions"][EXTENSION_ID]
+    purity = {(p["kind"], p["value"]): p["purity"] for p in ext["fingerprint_purity"]}
+    assert 0.5 <= purity[("ip_prefix", "103.5.0.0/24")] <= 1.0
+    # the importer trusts each range no more than the producer's purity
+    store_b = store_factory("provider_b")
+    World(seed=99).period(store_b, 2)
+    import_bundle(store_b, out)
+    learned = load_actor(store_b, "HYDRA-B").values["ip_prefix"]
+    assert set(learned) >= {"103.5.0.0/24", "103.5.3.0/24"} and shared not in learned
+    assert learned["103.5.0.0/24"] <= purity[("ip_prefix", "103.5.0.0/24")]
