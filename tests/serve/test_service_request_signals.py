@@ -105,3 +105,16 @@ def test_a_short_common_prompt_is_never_a_campaign_template(tmp_path: Path) -> N
         other = client.post("/v1/decide", json=_rec("acct_other", "hi", "198.51.100.77")).json()
     assert "campaign_template" not in other["reasons"]
     assert other["action"] == "allow"
+
+
+def test_raw_body_routes_report_fields_like_fastapi(tmp_path: Path) -> None:
+    client, _enf, _seen = _client(tmp_path)
+    with client:
+        r = client.post("/v1/decide?enforce=maybe", json=_rec("acct_a", "hi", "192.0.2.1"))
+        assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "enforce"]
+        r = client.post("/v1/observe", json={"account_id": "a", "client": {"ip": 5}})
+        assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "client", "ip"]
+        spec = client.get("/openapi.json").json()
+        body = spec["paths"]["/v1/decide"]["post"]["requestBody"]["content"]["application/json"]
+        assert body["schema"]["$ref"] == "#/components/schemas/DecideRequest"
+        assert "account_id" in spec["components"]["schemas"]["DecideRequest"]["properties"]

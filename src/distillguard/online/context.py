@@ -16,7 +16,7 @@ from typing import Any
 
 from ..errors import InputError
 
-__all__ = ["SENSITIVE_HEADERS", "RequestContext", "parse_timestamp"]
+__all__ = ["SENSITIVE_HEADERS", "RequestContext", "clean_headers", "parse_timestamp"]
 
 #: Headers never kept in a context (credentials and cookies).
 SENSITIVE_HEADERS = frozenset(
@@ -49,7 +49,8 @@ def parse_timestamp(value: object, *, field_name: str = "timestamp") -> float:
     raise InputError("bad_timestamp", f"unsupported type {type(value).__name__}", field=field_name)
 
 
-def _clean_headers(headers: Mapping[str, Any] | None) -> dict[str, str]:
+def clean_headers(headers: Mapping[str, Any] | None) -> dict[str, str]:
+    """Headers lower-cased, credentials and cookies left out (:data:`SENSITIVE_HEADERS`)."""
     if not headers:
         return {}
     return {
@@ -104,7 +105,7 @@ class RequestContext:
             access_path=record.get("access_path"),  # as logged: absent stays null, as in batch
             client_ip=client.get("ip"),
             user_agent=client.get("user_agent"),
-            headers=_clean_headers(client.get("headers")),
+            headers=clean_headers(client.get("headers")),
         )
 
     @classmethod
@@ -140,7 +141,7 @@ class RequestContext:
         account_id: str,
         kw: dict[str, Any],
     ) -> RequestContext:
-        hdrs = _clean_headers(headers)
+        hdrs = clean_headers(headers)
         ua = kw.pop("user_agent", None) or hdrs.get("user-agent")
         ip = kw.pop("client_ip", None) or _first_forwarded(hdrs)
         return cls(
