@@ -14,7 +14,13 @@ running ``distillguard serve`` instead. Effects on the call:
   ``verification_required`` (OpenAI-style error bodies, as the proxy speaks them);
 * degrade -> the request is rewritten before it reaches the model (max tokens capped,
   thinking / reasoning effort dropped, ``n`` = 1, no logprobs, smaller model);
-* allow / monitor -> unchanged.
+* allow / monitor -> unchanged;
+* a decision with ``mark`` (policy section ``mark``) -> the answer is watermarked on the
+  way back (lexical mark, :mod:`distillguard.watermark.serving`); this needs the
+  post-call hooks, so name both modes: ``mode: [pre_call, post_call]``. The secret comes
+  from the policy's ``mark.key_env`` / ``mark.key_file`` in-process, or from the
+  guardrail's ``mark_key_env`` / ``mark_key_file`` with ``api_base``. Streamed answers to
+  marked accounts are held back and sent marked when the stream ends.
 
 When the decision service cannot be reached, ``fail_open`` (default true) lets the call
 through; set it false to refuse with 503.
@@ -23,6 +29,7 @@ through; set it false to refuse with 503.
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import orjson
@@ -49,6 +56,8 @@ class DistillguardGuardrail(CustomGuardrail):
         trust_account_header: bool = True,
         fail_open: bool = True,
         timeout_s: float = 0.5,
+        mark_key_env: str | None = "DISTILLGUARD_WATERMARK_KEY",
+        mark_key_file: str | None = None,
         **kwargs: Any,
     ) -> None:
         self.api_base = api_base.rstrip("/") if api_base else None
@@ -56,6 +65,8 @@ class DistillguardGuardrail(CustomGuardrail):
         self.fail_open = fail_open
         self.timeout_s = timeout_s
         self._client: Any = None
+        self.mark_key_env = mark_key_env
+        self.mark_key_file = mark_key_file
         super().__init__(**kwargs)
 
     async def _decide_http(self, payload: dict[str, Any]) -> dict[str, Any]:
@@ -93,7 +104,7 @@ class DistillguardGuardrail(CustomGuardrail):
         }
         if self.api_base is None:
             decision = shared_enforcer().decide(ctx)
-            action, rewrite = decision.action, decision.rewrite
+            action, rewrite, mark = decision.action, decision.rewrite, decision.mark
             refusal = refusal_for(decision, ctx.api)
             refusal_d = refusal.to_dict() if refusal is not None else None
         else:
@@ -110,7 +121,7 @@ class DistillguardGuardrail(CustomGuardrail):
                     code=503,
                     headers={"retry-after": "1"},
                 ) from None
-            action = out["action"]
+            action, mark = out["action"], out.get("mark")
             rewrite = Rewrite(**out["rewrite"]) if out.get("rewrite") else None
             refusal_d = out.get("refusal")
         if refusal_d is not None:
@@ -128,9 +139,57 @@ class DistillguardGuardrail(CustomGuardrail):
                     "distillguard": {"action": action, "code": err.get("code") or err.get("type")}
                 },
             )
+        if mark:
+            metadata_of(data)[MARK]["mark"] = mark
         if action == "degrade" and rewrite is not None:
             new = apply_rewrite(data, ctx.api, rewrite)
             for key in [k for k in data if k not in new]:
                 del data[key]
             data.update(new)
         return data
+
+    def _mark_secret(self, data: dict[str, Any]) -> str | None:
+        """The secret when this call's decision asked for the lexical mark, else None."""
+        info = metadata_of(data).get(MARK)
+        if not isinstance(info, dict) or info.get("mark") != "lexical":
+            return None
+        from ..watermark.serving import resolve_key
+
+        try:
+            if self.api_base is None:
+                spec = shared_enforcer().policy.mark
+                return resolve_key(spec.key_env, spec.key_file)
+            return resolve_key(self.mark_key_env, self.mark_key_file)
+        except Exception as exc:  # a missing key must not fail the call: say so loudly
+            log.error("distillguard: answer left unmarked: %s", exc)
+            return None
+
+    async def async_post_call_success_hook(
+        self, data: dict[str, Any], user_api_key_dict: Any, response: Any
+    ) -> Any:
+        """Watermark the answer when the decision said ``mark``; otherwise leave it as is."""
+        secret = self._mark_secret(data)
+        if secret is None:
+            return response
+        from ..watermark.serving import mark_response
+
+        return mark_response(response, secret)
+
+    async def async_post_call_streaming_iterator_hook(
+        self, user_api_key_dict: Any, response: Any, request_data: dict[str, Any]
+    ) -> AsyncGenerator[Any, None]:
+        """Pass streams through; a stream to be marked is held and sent marked at its end."""
+        secret = self._mark_secret(request_data)
+        if secret is None:
+            async for chunk in response:
+                yield chunk
+            return
+        from ..watermark.serving import StreamMarker
+
+        marker, held = StreamMarker(secret), []
+        async for chunk in response:
+            marker.push(chunk)
+            held.append(chunk)
+        marker.finish()
+        for chunk in held:
+            yield chunk
