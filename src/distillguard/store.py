@@ -3,7 +3,14 @@
 Ingestion appends Arrow batches; an exchange id already present is skipped, so
 re-ingesting a file (or an overlapping one) never duplicates anything. Accounts are
 upserted. Each append is one transaction: a crash mid-ingest leaves what was
-committed and nothing half-written. Later stages read through :meth:`Store.query`
+committed and nothing half-written.
+
+Bulk ingestion (:meth:`Store.bulk_append`) appends batches as they are, then removes
+repeated ids once at the end of the run with one hash aggregate over the ids: the
+per-batch anti-join hashes every stored id again for each batch, which grows with the
+square of the log (hours at 20 million exchanges). A ``dedupe_pending`` mark in
+``meta``, committed before the first batch, makes the next writable open finish the
+job when a run died in between, so a crash still leaves a store without repeats. Later stages read through :meth:`Store.query`
 and :meth:`Store.iter_batches`, which stream, so the log never has to fit in memory.
 """
 
@@ -11,6 +18,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +29,7 @@ import pyarrow.compute as pc
 from .errors import StoreError
 from .schema import ACCOUNT_SCHEMA, EXCHANGE_SCHEMA, SCHEMA_VERSION
 
-__all__ = ["DEFAULT_STORE", "Store"]
+__all__ = ["DEFAULT_STORE", "BulkAppend", "Store"]
 
 #: WAL size that triggers a checkpoint (DuckDB's default of 16 MB checkpoints every append).
 CHECKPOINT_THRESHOLD = "256MB"
@@ -68,6 +76,18 @@ def _insert_sql(tbl: pa.Table) -> str:
     return new_only + " QUALIFY row_number() OVER (PARTITION BY exchange_id) = 1"
 
 
+#: ``meta`` key set while a bulk ingest has not yet removed repeated ids.
+_PENDING = "dedupe_pending"
+
+
+class BulkAppend:
+    """Counts of one bulk ingest run (see :meth:`Store.bulk_append`)."""
+
+    def __init__(self) -> None:
+        #: Exchanges the run added, repeats removed (set when the run's block ends).
+        self.new = 0
+
+
 class Store:
     """A DuckDB-backed store of exchanges and accounts.
 
@@ -85,6 +105,7 @@ class Store:
     ) -> None:
         self.path = Path(path)
         self.memory_limit = memory_limit
+        self._bulk = False
         try:
             if str(path) != ":memory:":
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -116,6 +137,8 @@ class Store:
         # no primary key on exchanges: see _insert_sql for how ids stay unique
         self.con.execute(_ddl("exchanges", EXCHANGE_SCHEMA, ""))
         self.con.execute(_ddl("accounts", ACCOUNT_SCHEMA, "account_id"))
+        if self._meta(_PENDING) is not None:  # a bulk ingest died before its dedupe pass
+            self.remove_repeated_ids()
 
     def close(self) -> None:
         """Checkpoint and close the database file."""
@@ -132,16 +155,19 @@ class Store:
         """Insert exchanges whose id is not in the store yet; returns how many were new.
 
         Duplicate ids inside the batch itself are collapsed to their first row.
-        The whole batch is one transaction.
+        The whole batch is one transaction. Inside :meth:`bulk_append` the batch is
+        appended as it is (repeats go at the end of the run) and the count is its rows.
         """
         tbl = pa.Table.from_batches([batch]) if isinstance(batch, pa.RecordBatch) else batch
         if tbl.num_rows == 0:
             return 0
-        tbl = tbl.select(EXCHANGE_SCHEMA.names).cast(EXCHANGE_SCHEMA)
+        if tbl.schema != EXCHANGE_SCHEMA:
+            tbl = tbl.select(EXCHANGE_SCHEMA.names).cast(EXCHANGE_SCHEMA)
+        sql = "INSERT INTO exchanges SELECT * FROM _incoming" if self._bulk else _insert_sql(tbl)
         self.con.register("_incoming", tbl)
         try:
             self.con.execute("BEGIN")
-            row = self.con.execute(_insert_sql(tbl)).fetchone()
+            row = self.con.execute(sql).fetchone()
             self.con.execute("COMMIT")
         except BaseException:
             self.con.execute("ROLLBACK")
@@ -149,6 +175,56 @@ class Store:
         finally:
             self.con.unregister("_incoming")
         return int(row[0]) if row else 0
+
+    @contextmanager
+    def bulk_append(self) -> Iterator[BulkAppend]:
+        """A bulk ingest run: ``with store.bulk_append() as bulk: store.append_exchanges(t)``.
+
+        Inside the block each :meth:`append_exchanges` is one transaction without the
+        per-batch anti-join (it returns the rows appended); leaving the block (also on
+        error) removes every repeated exchange id, keeping the row stored first, and
+        sets :attr:`BulkAppend.new` to the number of exchanges the run added.
+        """
+        before = self.count()
+        self._set_meta(_PENDING, "1")
+        bulk = BulkAppend()
+        self._bulk = True
+        try:
+            yield bulk
+        finally:
+            self._bulk = False
+            self.remove_repeated_ids()
+            bulk.new = self.count() - before
+
+    def remove_repeated_ids(self) -> int:
+        """Delete all but the first-stored row of every repeated exchange id (one
+        transaction); clears the ``dedupe_pending`` mark. Returns rows deleted."""
+        self.con.execute("BEGIN")
+        try:
+            self.con.execute(
+                "CREATE OR REPLACE TEMP TABLE _repeated AS SELECT exchange_id FROM exchanges "
+                "GROUP BY exchange_id HAVING count(*) > 1"
+            )
+            row = self.con.execute(
+                "DELETE FROM exchanges WHERE rowid IN (SELECT rid FROM ("
+                " SELECT e.rowid AS rid, row_number() OVER ("
+                "  PARTITION BY e.exchange_id ORDER BY e.rowid) AS k"
+                " FROM exchanges e SEMI JOIN _repeated r USING (exchange_id)) WHERE k > 1)"
+            ).fetchone()
+            self.con.execute("DROP TABLE _repeated")
+            self.con.execute("DELETE FROM meta WHERE key = ?", [_PENDING])
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        return int(row[0]) if row else 0
+
+    def _meta(self, key: str) -> str | None:
+        row = self.con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+        return None if row is None else str(row[0])
+
+    def _set_meta(self, key: str, value: str) -> None:
+        self.con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, value])
 
     def upsert_accounts(self, batch: pa.Table | pa.RecordBatch) -> int:
         """Insert or replace account records by ``account_id``; returns rows written."""

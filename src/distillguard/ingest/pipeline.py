@@ -253,6 +253,28 @@ def _grouped(batches: Iterator[pa.RecordBatch], max_bytes: int) -> Iterator[pa.T
         yield pa.Table.from_batches(group, schema=EXCHANGE_SCHEMA)
 
 
+def _append_all(store: Any, tables: Iterator[pa.Table], summary: IngestSummary) -> None:
+    """Append every table; exchanges already stored (or repeated) count as duplicates.
+
+    Inside :meth:`~distillguard.store.Store.bulk_append` the store takes the tables as
+    they are and removes repeated ids once at the end of the run; a store object
+    without it de-duplicates in each ``append_exchanges``.
+    """
+    bulk_append = getattr(store, "bulk_append", None)
+    if bulk_append is None:
+        for table in tables:
+            new = store.append_exchanges(table)
+            summary.ingested += new
+            summary.duplicates += table.num_rows - new
+        return
+    rows = 0
+    with bulk_append() as bulk:
+        for table in tables:
+            rows += store.append_exchanges(table)
+    summary.ingested += bulk.new
+    summary.duplicates += rows - bulk.new
+
+
 def _tune_store(store: Any, workers: int) -> Callable[[], None]:
     """Bound DuckDB's memory (unless the store set a limit) and, while worker processes
     parse, keep DuckDB to one thread so it does not compete with them; returns the undo."""
@@ -389,10 +411,7 @@ def ingest_paths(
             progress=progress,
             on_accounts=upsert,
         )
-        for table in _grouped(batches, append_bytes):
-            new = store.append_exchanges(table)
-            summary.ingested += new
-            summary.duplicates += table.num_rows - new
+        _append_all(store, _grouped(batches, append_bytes), summary)
     finally:
         parser.close()
         restore()
