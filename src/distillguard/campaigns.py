@@ -11,17 +11,15 @@ campaign moved its traffic to soon after first using it).
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter, defaultdict
 from datetime import datetime
 from typing import Any
 
 import duckdb
-import igraph as ig
-import leidenalg
 import numpy as np
 import pyarrow as pa
 
+from .campaign_assembly import select_members as _select_members
 from .communities import Communities
 from .contracts import Campaign, InfrastructureIndicators
 from .links import LinkGraph
@@ -37,93 +35,6 @@ class CampaignSet:
     def __init__(self, campaigns: list[Campaign], account_campaign: list[str]) -> None:
         self.campaigns = campaigns
         self.account_campaign = account_campaign
-
-
-def _campaign_id(members: list[str]) -> str:
-    return "camp_" + hashlib.sha1(min(members).encode()).hexdigest()[:10]
-
-
-def _split(g: ig.Graph, nodes: np.ndarray, seed: int, merge_ratio: float) -> list[np.ndarray]:
-    """Split one connected group of flagged accounts into actors.
-
-    Leiden proposes parts; two parts are merged back when the link weight between them is
-    at least ``merge_ratio`` of what a random wiring of the same link strengths would put
-    there (the modularity null model, ``vol_p x vol_q / total``), so two actors that
-    touch through a handful of shared values separate while one actor whose accounts
-    form payment sub-groups (tied together by its address pool, templates and timing)
-    stays whole.
-    """
-    sub = g.induced_subgraph(nodes.tolist())
-    part = leidenalg.find_partition(
-        sub, leidenalg.ModularityVertexPartition, weights="weight", seed=seed
-    )
-    memb = np.asarray(part.membership, dtype=np.int64)
-    k = int(memb.max()) + 1
-    if k == 1:
-        return [nodes]
-    ends = np.asarray(sub.get_edgelist(), dtype=np.int64).reshape(-1, 2)
-    w = np.asarray(sub.es["weight"], dtype=float)
-    pa_, pb = memb[ends[:, 0]], memb[ends[:, 1]]
-    vol = np.bincount(pa_, w, minlength=k) + np.bincount(pb, w, minlength=k)
-    between = np.zeros((k, k))
-    np.add.at(between, (pa_, pb), w)
-    between = between + between.T
-    total = float(vol.sum())
-    parent = list(range(k))
-
-    def find(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for p in range(k):
-        for q in range(p + 1, k):
-            expected = vol[p] * vol[q] / max(total, 1e-9)
-            if between[p, q] >= merge_ratio * expected:
-                parent[find(p)] = find(q)
-    roots = np.array([find(int(m)) for m in memb])
-    return [nodes[roots == r] for r in np.unique(roots)]
-
-
-def _select_members(
-    graph: LinkGraph,
-    scores: AccountScores,
-    flag: float,
-    min_members: int,
-    firm: float,
-    *,
-    seed: int = 42,
-    merge_ratio: float = 0.05,
-    seen: np.ndarray | None = None,
-) -> dict[str, list[int]]:
-    """Campaigns = groups of flagged accounts over firm links, split into actors.
-
-    Only flagged accounts take part, so an ordinary account that shares a popular
-    template with a campaign never joins it, and an actor's accounts stay together
-    even when the whole-graph communities put some of them beside ordinary users.
-    Accounts known only from the registry (``seen`` false) link others but are not
-    listed as members.
-    """
-    out: dict[str, list[int]] = {}
-    flagged = scores.risk >= flag
-    if graph.n_edges == 0 or not flagged.any():
-        return out
-    a = graph.edges.column("a").to_numpy().astype(np.int64)
-    b = graph.edges.column("b").to_numpy().astype(np.int64)
-    w = graph.edges.column("weight").to_numpy()
-    keep = flagged[a] & flagged[b] & (w >= firm)
-    g = ig.Graph(n=len(graph.accounts), edges=np.column_stack([a[keep], b[keep]]).tolist())
-    g.es["weight"] = w[keep].tolist()
-    comp = np.asarray(g.connected_components().membership, dtype=np.int64)
-    sizes = np.bincount(comp[flagged], minlength=int(comp.max()) + 1)
-    for c in np.flatnonzero(sizes >= min_members):
-        nodes = np.flatnonzero((comp == c) & flagged)
-        for part in _split(g, nodes, seed, merge_ratio):
-            idx = part[seen[part]] if seen is not None else part
-            if idx.size >= min_members:
-                out[_campaign_id([graph.accounts[i] for i in idx])] = [int(i) for i in idx]
-    return out
 
 
 def _top(rows: list[tuple[Any, ...]], k: int) -> dict[str, list[tuple[Any, ...]]]:
@@ -175,13 +86,22 @@ def build_campaigns(
     min_members: int = 3,
     firm: float = 0.2,
     max_edges: int = 400,
-    merge_ratio: float = 0.05,
+    merge_ratio: float = 0.2,
     seed: int = 42,
     seen: np.ndarray | None = None,
 ) -> CampaignSet:
-    """Select campaigns and build their :class:`~distillguard.contracts.Campaign` objects."""
+    """Select campaigns (:mod:`distillguard.campaign_assembly`) and build their
+    :class:`~distillguard.contracts.Campaign` objects."""
     chosen = _select_members(
-        graph, scores, flag, min_members, firm, seed=seed, merge_ratio=merge_ratio, seen=seen
+        graph,
+        scores,
+        flag,
+        min_members,
+        firm,
+        seed=seed,
+        merge_ratio=merge_ratio,
+        seen=seen,
+        con=con,
     )
     account_campaign = [""] * len(graph.accounts)
     for cid, idx in chosen.items():

@@ -78,6 +78,9 @@ def detect_communities(
     inside = np.bincount(a, w * same, minlength=n) + np.bincount(b, w * same, minlength=n)
     internal = np.divide(inside, strength, out=np.zeros(n), where=strength > 0)
     w_in = np.bincount(memb[a], w * same, minlength=sizes.size)
-    pairs = sizes * (sizes - 1) / 2.0
+    # links a member can have: all others in a small community, the ring's 2 x fanout in
+    # a large one (see links._base), so density does not fall as a campaign grows
+    reach = np.minimum(sizes - 1, 2 * graph.config.fanout)
+    pairs = sizes * reach / 2.0
     density = np.divide(w_in, pairs, out=np.zeros(sizes.size), where=pairs > 0)
     return Communities(memb, sizes, internal, density)

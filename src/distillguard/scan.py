@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import resource
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -62,7 +63,7 @@ class ScanConfig:
     #: /24 says "same operator", and Leiden splits actors apart again).
     campaign_link: float = 0.12
     #: Two Leiden parts of flagged accounts merge above this share of the null model.
-    campaign_merge: float = 0.6
+    campaign_merge: float = 0.1
 
 
 @dataclass
@@ -78,11 +79,21 @@ class Detection:
     campaigns: CampaignSet | None = None
     timings: dict[str, float] = field(default_factory=dict)
     seen: np.ndarray | None = None
+    #: CPU seconds per stage (all threads of this process), next to ``timings``' wall.
+    cpu: dict[str, float] = field(default_factory=dict)
 
 
 def peak_rss_mb() -> float:
     """Peak resident memory of this process so far, MiB."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def cpu_seconds() -> float:
+    """CPU seconds used so far by this process (all threads) and its reaped children
+    (the ingest parser pool), so a stage's CPU is comparable on a loaded machine."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 @contextmanager
@@ -152,14 +163,16 @@ def detect(
     (what ``train`` needs)."""
     cfg = config or ScanConfig()
     timings: dict[str, float] = {}
+    cpu: dict[str, float] = {}
 
     def stage(name: str) -> Any:
         @contextmanager
         def timed() -> Iterator[None]:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), cpu_seconds()
             with on_stage(name):
                 yield
             timings[name] = round(time.perf_counter() - t0, 3)
+            cpu[name] = round(cpu_seconds() - c0, 3)
 
         return timed()
 
@@ -175,7 +188,7 @@ def detect(
         r[0] for r in store.con.execute("SELECT DISTINCT account_id FROM exchanges").fetchall()
     }
     seen = np.array([a in seen_ids for a in graph.accounts], dtype=bool)
-    det = Detection(graph, comms, matrix, columns, uns, timings=timings, seen=seen)
+    det = Detection(graph, comms, matrix, columns, uns, timings=timings, seen=seen, cpu=cpu)
     if not score:
         return det
     with stage("scoring"):
@@ -238,7 +251,11 @@ def verdicts_of(store: Store, det: Detection, policy: ActionPolicy) -> list[Verd
                 reasons=det.scores.reasons[i] if risk >= policy.monitor else [],
             )
         )
-    return _with_returning_actors(store, out, reg, policy)
+    t0, c0 = time.perf_counter(), cpu_seconds()
+    out = _with_returning_actors(store, out, reg, policy)
+    det.timings["returning_actors"] = round(time.perf_counter() - t0, 3)
+    det.cpu["returning_actors"] = round(cpu_seconds() - c0, 3)
+    return out
 
 
 #: Risk given to an account the intel module links to a banned account or known actor.
@@ -286,7 +303,11 @@ def _with_returning_actors(
 
 
 def load_model(path: Path | None) -> tuple[AccountModel | None, str]:
-    """The model at ``path``, else the shipped default, else none (unsupervised only)."""
+    """The model at ``path``, else the shipped default, else none (unsupervised only).
+
+    ``--model none`` asks for no model at all (unsupervised + campaign evidence only)."""
+    if path is not None and str(path).lower() == "none":
+        return None, "none (unsupervised + community only)"
     p = path or default_model_path()
     if p is None:
         return None, "none (unsupervised + community only)"
@@ -307,29 +328,40 @@ def run_scan(
 ) -> dict[str, Any]:
     """Ingest ``logs`` (if any), detect, write the verdict contract; return the summary."""
     cfg = config or ScanConfig()
-    t_start = time.perf_counter()
-    ingest_time = 0.0
+    t_start, c_start = time.perf_counter(), cpu_seconds()
+    load_start = os.getloadavg()
+    ingest_time = ingest_cpu = 0.0
     ingest_info: dict[str, Any] = {}
     if logs or accounts:
         ingest = importlib.import_module("distillguard.ingest")
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), cpu_seconds()
         with on_stage("ingest"):
             summary = ingest.ingest_paths(list(logs), store, accounts=accounts)
-        ingest_time = time.perf_counter() - t0
+        ingest_time, ingest_cpu = time.perf_counter() - t0, cpu_seconds() - c0
         ingest_info = _summary_dict(summary)
     model, model_name = load_model(model_path)
     det = detect(store, model=model, config=cfg, features=features, on_stage=on_stage)
     assert det.scores is not None and det.campaigns is not None
     out_dir = Path(out_dir)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), cpu_seconds()
     with on_stage("write"):
         verdicts = verdicts_of(store, det, cfg.policy)
         write_verdicts(out_dir / "verdicts.csv", verdicts)
         write_campaigns(out_dir / "campaigns.json", det.campaigns.campaigns)
+    # the returning-actor pass runs inside verdicts_of; "write" is the rest
+    returning = det.timings.pop("returning_actors", 0.0)
+    returning_cpu = det.cpu.pop("returning_actors", 0.0)
     timings = {
         "ingest": round(ingest_time, 3),
         **det.timings,
-        "write": round(time.perf_counter() - t0, 3),
+        "returning_actors": returning,
+        "write": round(time.perf_counter() - t0 - returning, 3),
+    }
+    cpu = {
+        "ingest": round(ingest_cpu, 3),
+        **det.cpu,
+        "returning_actors": returning_cpu,
+        "write": round(cpu_seconds() - c0 - returning_cpu, 3),
     }
     flagged = sum(v.flagged for v in verdicts)
     summary_doc: dict[str, Any] = {
@@ -349,9 +381,10 @@ def run_scan(
         },
         "ingest": ingest_info,
         "timings": timings,
+        "cpu_seconds": cpu,
     }
     if report:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), cpu_seconds()
         try:
             rep = _optional("distillguard.report")
             if rep is not None and hasattr(rep, "render_campaign_report"):
@@ -364,7 +397,13 @@ def run_scan(
         except ImportError as exc:  # a broken optional module must not lose the verdicts
             summary_doc["report_error"] = f"report module unavailable: {exc}"
         timings["report"] = round(time.perf_counter() - t0, 3)
+        cpu["report"] = round(cpu_seconds() - c0, 3)
     timings["total"] = round(time.perf_counter() - t_start, 3)
+    cpu["total"] = round(cpu_seconds() - c_start, 3)
+    summary_doc["load_average"] = {
+        "start": [round(x, 2) for x in load_start],
+        "end": [round(x, 2) for x in os.getloadavg()],
+    }
     summary_doc["peak_rss_mb"] = round(peak_rss_mb(), 1)
     (out_dir / "summary.json").write_text(
         json.dumps(summary_doc, indent=2, default=str), encoding="utf-8"

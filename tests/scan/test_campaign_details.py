@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from distillguard.campaigns import _pivots, _split
+from distillguard.campaign_assembly import split_actors as _split
+from distillguard.campaigns import _pivots
 
 
 def test_pivot_found_when_traffic_moves_to_a_new_model() -> None:

@@ -7,7 +7,6 @@ accounts banned earlier and accounts known to be fine).
 
 from __future__ import annotations
 
-import datetime as dt
 import shlex
 import sys
 import tempfile
@@ -21,7 +20,7 @@ import yaml
 from ..contracts import read_truth
 from ..errors import InputError
 from ..scan import features_with_releases, labelled_matrix
-from ..scoring import train_model
+from ..scoring import MODEL_EXCLUDED, train_model
 from ..store import Store
 from ._app import app, console
 
@@ -47,12 +46,29 @@ def _folder_rows(folder: Path, memory_limit: str) -> tuple[np.ndarray, np.ndarra
         x, y, cols = labelled_matrix(
             store, labels, features=features_with_releases(rel if rel.is_file() else None)
         )
-    info: dict[str, object] = {"path": str(folder), "accounts": int(y.size), "attack": int(y.sum())}
+    info: dict[str, object] = {"path": folder.name, "accounts": int(y.size), "attack": int(y.sum())}
     meta = folder / "scenario.yaml"
     if meta.is_file():
         doc = yaml.safe_load(meta.read_text(encoding="utf-8")) or {}
-        info["scenario"] = {k: doc.get(k) for k in ("name", "seed", "days", "disable_archetypes")}
+        info["scenario"] = {
+            k: doc.get(k) for k in ("name", "seed", "scale", "days", "disable_archetypes")
+        }
     return x, y, cols, info
+
+
+def _command() -> str | None:
+    """The training command as typed, with paths reduced to their last part, so the
+    same command run from another folder writes the same model file."""
+    args = sys.argv[1:]
+    if args[:1] != ["train"]:
+        return None
+    return "distillguard " + shlex.join(Path(a).name if "/" in a else a for a in args)
+
+
+def _version() -> str:
+    from .. import __version__
+
+    return str(__version__)
 
 
 @app.command()
@@ -115,15 +131,16 @@ def train(
         sources.append(info)
         console.print(f"[green]✓[/] {t}: {info['accounts']:,} accounts, {info['attack']:,} attack")
     assert columns is not None
-    x = np.vstack([p[0] for p in parts])
+    keep = [j for j, c in enumerate(columns) if c not in MODEL_EXCLUDED]
+    x = np.vstack([p[0] for p in parts])[:, keep]
     y = np.concatenate([p[1] for p in parts])
+    columns = [columns[j] for j in keep]
     manifest = {
-        "trained_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "command": "distillguard " + shlex.join(sys.argv[1:])
-        if sys.argv[1:2] == ["train"]
-        else None,
+        "command": _command(),
         "sources": sources,
         "seed": seed,
+        "excluded": list(MODEL_EXCLUDED),
+        "distillguard": _version(),
     }
     model = train_model(x, y, columns, rounds=rounds, seed=seed, manifest=manifest)
     model.save(out)

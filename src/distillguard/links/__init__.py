@@ -40,6 +40,7 @@ class LinkGraph:
     banned: np.ndarray
     timings: dict[str, float] = field(default_factory=dict)
     facts: dict[str, bool] = field(default_factory=dict)
+    config: LinkConfig = field(default_factory=LinkConfig)
 
     @property
     def n_edges(self) -> int:
@@ -106,31 +107,51 @@ def build_links(con: duckdb.DuckDBPyConnection, cfg: LinkConfig | None = None) -
     ).fetchall()
     banned = np.zeros(len(accounts), dtype=bool)
     banned[[r[0] for r in banned_rows]] = True
-    return LinkGraph(accounts, edges, tuple(used), banned, timings, facts)
+    return LinkGraph(accounts, edges, tuple(used), banned, timings, facts, cfg)
 
 
-def graph_features(graph: LinkGraph) -> dict[str, np.ndarray]:
+def _top_k_sum(node: np.ndarray, w: np.ndarray, n: int, k: int) -> np.ndarray:
+    """Per node, the sum of its ``k`` strongest edge weights (``node`` holds both ends)."""
+    if node.size == 0:
+        return np.zeros(n)
+    order = np.lexsort((-w, node))
+    node_s, w_s = node[order], w[order]
+    starts = np.searchsorted(node_s, np.arange(n))
+    rank = np.arange(node_s.size) - starts[node_s]
+    keep = rank < k
+    return np.bincount(node_s[keep], w_s[keep], minlength=n)
+
+
+def graph_features(graph: LinkGraph, cfg: LinkConfig | None = None) -> dict[str, np.ndarray]:
     """Per-account graph features, aligned with ``graph.accounts``.
 
-    ``g_degree`` (linked accounts), ``g_strength`` (sum of edge weights),
-    ``g_max_<kind>`` (strongest link of each kind), ``g_banned`` (strongest link to an
-    account banned earlier).
+    Counted so that they do not move with the size of the population: a group of up to
+    ``clique_max`` accounts is a clique and a larger one a ring of ``2 x fanout``
+    neighbours, so raw degree would jump when the same campaign is seen in a bigger log.
+    ``g_degree`` counts linked accounts up to ``2 x fanout``; ``g_strength`` sums the
+    ``2 x fanout`` strongest links; ``g_max_<kind>`` is the strongest link of each kind;
+    ``g_banned`` the strongest link to an account banned earlier.
     """
+    cfg = cfg or graph.config
+    k = 2 * cfg.fanout
     n = len(graph.accounts)
     a = graph.edges.column("a").to_numpy().astype(np.int64) if n else np.zeros(0, np.int64)
     b = graph.edges.column("b").to_numpy().astype(np.int64) if n else np.zeros(0, np.int64)
     w = graph.edges.column("weight").to_numpy() if graph.n_edges else np.zeros(0)
+    ends = np.concatenate([a, b])
+    both = np.concatenate([w, w])
+    degree = np.bincount(ends, minlength=n).astype(float)
     out: dict[str, np.ndarray] = {
-        "g_degree": (np.bincount(a, minlength=n) + np.bincount(b, minlength=n)).astype(float),
-        "g_strength": np.bincount(a, w, minlength=n) + np.bincount(b, w, minlength=n),
+        "g_degree": np.minimum(degree, float(k)),
+        "g_strength": _top_k_sum(ends, both, n, k),
     }
-    for k in BUILDERS:  # every kind, so the feature set does not depend on the data
+    for kind in BUILDERS:  # every kind, so the feature set does not depend on the data
         m = np.zeros(n)
-        if k in graph.kinds and graph.n_edges:
-            wk = graph.edges.column(f"w_{k}").to_numpy()
+        if kind in graph.kinds and graph.n_edges:
+            wk = graph.edges.column(f"w_{kind}").to_numpy()
             np.maximum.at(m, a, wk)
             np.maximum.at(m, b, wk)
-        out[f"g_max_{k}"] = m
+        out[f"g_max_{kind}"] = m
     ban = np.zeros(n)
     if graph.n_edges:
         np.maximum.at(ban, a, np.where(graph.banned[b], w, 0.0))

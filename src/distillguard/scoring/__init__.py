@@ -8,7 +8,14 @@
 """
 
 from .actions import ActionPolicy, choose_action
-from .combine import AccountScores, ScoringConfig, build_matrix, score_accounts
+from .combine import (
+    MODEL_EXCLUDED,
+    AccountScores,
+    ScoringConfig,
+    build_matrix,
+    scale_free_features,
+    score_accounts,
+)
 from .community import (
     CommunityEvidence,
     NeighbourEvidence,
@@ -20,6 +27,7 @@ from .supervised import AccountModel, default_model_path, train_model
 from .unsupervised import robust_extraction_score
 
 __all__ = [
+    "MODEL_EXCLUDED",
     "AccountModel",
     "AccountScores",
     "ActionPolicy",
@@ -33,6 +41,7 @@ __all__ = [
     "default_model_path",
     "neighbour_evidence",
     "robust_extraction_score",
+    "scale_free_features",
     "score_accounts",
     "train_model",
 ]

@@ -28,7 +28,14 @@ from .community import (
 from .supervised import AccountModel
 from .unsupervised import robust_extraction_score
 
-__all__ = ["AccountScores", "ScoringConfig", "build_matrix", "score_accounts"]
+__all__ = [
+    "MODEL_EXCLUDED",
+    "AccountScores",
+    "ScoringConfig",
+    "build_matrix",
+    "scale_free_features",
+    "score_accounts",
+]
 
 
 @dataclass(frozen=True)
@@ -59,12 +66,84 @@ class AccountScores:
     reasons: list[list[str]] = field(default_factory=list)
 
 
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(den > 0, num / den, np.nan)
+
+
+def _rank(x: np.ndarray) -> np.ndarray:
+    """Percentile rank in [0, 1] among the finite values (NaN stays NaN)."""
+    out = np.full(x.shape, np.nan)
+    ok = np.isfinite(x)
+    if ok.sum() > 1:
+        order = np.argsort(np.argsort(x[ok], kind="stable"), kind="stable")
+        out[ok] = order / (ok.sum() - 1)
+    elif ok.any():
+        out[ok] = 0.5
+    return out
+
+
+def scale_free_features(
+    behaviour: np.ndarray, cols: list[str], comms: Communities
+) -> dict[str, np.ndarray]:
+    """Features that stay put when the same traffic is seen in a bigger or longer log.
+
+    Totals (exchanges, tokens, distinct addresses) grow with the span of the log and
+    community sizes with the population; these are per-exchange or per-day rates and
+    ranks within the population instead. The raw totals stay in the matrix (reasons,
+    reports) but the default model does not train on them (:data:`MODEL_EXCLUDED`).
+    """
+    pos = {c: j for j, c in enumerate(cols)}
+    n_rows = behaviour.shape[0]
+
+    def col(name: str) -> np.ndarray:
+        return behaviour[:, pos[name]] if name in pos else np.full(n_rows, np.nan)
+
+    n_ex = col("n_exchanges")
+    days = col("active_days")
+    out = {
+        "volume_rank": _rank(col("exchanges_per_active_day")),
+        "output_day_rank": _rank(_ratio(col("output_tokens"), days)),
+        "prefix_churn": _ratio(col("distinct_prefixes"), n_ex),
+        "asn_churn": _ratio(col("distinct_asns"), n_ex),
+        "template_churn": _ratio(col("distinct_templates"), n_ex),
+        "client_fp_churn": _ratio(col("distinct_client_fps"), n_ex),
+        "active_day_share": _ratio(
+            days, np.full(n_rows, np.nanmax(days) if np.isfinite(days).any() else 0.0)
+        ),
+    }
+    n = max(int(comms.sizes.sum()), 2)
+    out["c_share"] = np.log1p(comms.sizes[comms.membership].astype(float)) / np.log1p(n)
+    return out
+
+
+#: Matrix columns the default model is not trained on: totals that grow with the span
+#: of the log and sizes that grow with the population (their rates and ranks from
+#: :func:`scale_free_features` stand in for them).
+MODEL_EXCLUDED: tuple[str, ...] = (
+    "n_exchanges",
+    "active_days",
+    "span_days",
+    "input_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+    "distinct_ips",
+    "distinct_prefixes",
+    "distinct_asns",
+    "distinct_client_fps",
+    "distinct_templates",
+    "c_size",
+)
+
+
 def build_matrix(
     behaviour: np.ndarray, behaviour_cols: list[str], graph: LinkGraph, comms: Communities
 ) -> tuple[np.ndarray, list[str], np.ndarray]:
-    """Assemble behaviour + graph + community columns; returns ``(matrix, columns, u)``
-    where ``u`` is the unsupervised score (computed on behaviour + graph columns)."""
+    """Assemble behaviour + scale-free + graph + community columns; returns
+    ``(matrix, columns, u)`` where ``u`` is the unsupervised score (computed on behaviour
+    + graph columns)."""
     g = graph_features(graph)
+    sf = scale_free_features(behaviour, behaviour_cols, comms)
     base = np.column_stack([behaviour, *g.values()]) if g else behaviour
     base_cols = [*behaviour_cols, *g.keys()]
     uns = robust_extraction_score(base, base_cols)
@@ -73,8 +152,8 @@ def build_matrix(
         if not col.startswith(("g_", "c_")):
             means[col] = base[:, base_cols.index(col)]
     c = community_features(means, graph, comms)
-    matrix = np.column_stack([base, *c.values()])
-    return matrix, [*base_cols, *c.keys()], uns.score
+    matrix = np.column_stack([base, *sf.values(), *c.values()])
+    return matrix, [*base_cols, *sf.keys(), *c.keys()], uns.score
 
 
 def _z_reasons(base: np.ndarray, cols: list[str], rows: np.ndarray, k: int) -> list[list[str]]:
