@@ -52,7 +52,7 @@ def run_smollm2(
     from distillguard.watermark.generation import load_chat_model
 
     t0 = time.perf_counter()
-    model = load_chat_model(threads=2)
+    model = load_chat_model(threads=1)
     load_s = time.perf_counter() - t0
     items = prompts(n_gsm, n_chat)
     timing = {"plain": [0.0, 0], "greenlist": [0.0, 0]}
