@@ -63,3 +63,22 @@ def test_marked_text_is_detected_with_its_key_only_and_repeats_count_once() -> N
     again = det.score_pooled([seq] * 20)
     assert (again.scored, again.green) == (ev.scored, ev.green)
     assert det.score_pooled([[1, 2, 3]]).scored == 0  # shorter than one n-gram
+
+
+def test_trace_reports_synthid_next_to_lexical() -> None:
+    from distillguard.watermark.trace import trace_texts
+
+    det = SynthIDDetector("provider")
+    seqs = [_tournament(det, random.Random(s), 30) for s in range(4)]
+    texts = [" ".join(map(str, s)) for s in seqs]
+
+    def encode(text: str) -> list[int]:
+        return [int(x) for x in text.split()]
+
+    report = trace_texts(texts, "provider", synthid=(det, encode))
+    names = [e.watermark for e in report.evidence]
+    assert names == ["lexical", "synthid"]
+    syn = report.evidence[1]
+    assert syn.reported and syn.p_value < 1e-6
+    plain = [" ".join(str(random.Random(s).randrange(VOCAB)) for _ in range(30)) for s in range(4)]
+    assert not trace_texts(plain, "provider", synthid=(det, encode)).evidence[1].reported

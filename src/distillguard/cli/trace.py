@@ -57,8 +57,8 @@ def trace(
         str,
         typer.Option(
             "--generation",
-            help="Test the generation (green-list) watermark too: auto (when the 'watermark' "
-            "extra and model are installed), on, off.",
+            help="Test the generation watermarks (green list, SynthID Text) too: auto (when "
+            "the 'watermark' extra and model are installed), on, off.",
         ),
     ] = "auto",
     gguf: Annotated[
@@ -79,10 +79,17 @@ def trace(
     if not 0 < alpha < 1 or not 0 < conclusive_p < 1:
         raise typer.BadParameter("--alpha and --conclusive-p must be in (0, 1)")
     texts = read_answers(file, text_field=field)
+    greenlist = _greenlist(key, generation, gguf)
+    synthid = None
+    if greenlist is not None:  # same model tokens: test SynthID Text too
+        from ..watermark.synthid import SynthIDDetector
+
+        synthid = (SynthIDDetector(key), greenlist[1])
     report = trace_texts(
         texts,
         key,
-        greenlist=_greenlist(key, generation, gguf),
+        greenlist=greenlist,
+        synthid=synthid,
         alpha=alpha,
         conclusive_p=conclusive_p,
     )

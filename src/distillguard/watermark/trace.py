@@ -148,17 +148,19 @@ def trace_texts(
     key: str,
     *,
     greenlist: Any | None = None,
+    synthid: Any | None = None,
     alpha: float = DEFAULT_ALPHA,
     conclusive_p: float = DEFAULT_CONCLUSIVE_P,
 ) -> TraceReport:
     """Test ``texts`` for the lexical watermark and, given ``greenlist``, the generation one.
 
     ``greenlist`` is a ``(GreenListDetector, encode)`` pair: the detector keyed with the
-    same secret and the tokenizer's ``encode`` (see :mod:`.generation`).
+    same secret and the tokenizer's ``encode`` (see :mod:`.generation`); ``synthid`` is a
+    ``(SynthIDDetector, encode)`` pair (see :mod:`.synthid`).
     """
     if not texts:
         raise InputError("no answers", "there is nothing to trace")
-    tests = 1 + (greenlist is not None)
+    tests = 1 + (greenlist is not None) + (synthid is not None)
     per_test = alpha / tests
     lex = detect_texts(texts, LexicalKey(key))
     report = TraceReport(answers=len(texts), alpha=alpha, conclusive_p=conclusive_p)
@@ -185,6 +187,21 @@ def trace_texts(
                 gen.green,
                 gen.null_rate,
                 gen.p_value,
+                per_test,
+                conclusive_p,
+            )
+        )
+    if synthid is not None:
+        sdet, sencode = synthid
+        sev = sdet.score_pooled([sencode(t) for t in texts])
+        report.evidence.append(
+            _judge(
+                "synthid",
+                "g-value positions",
+                sev.scored,
+                sev.green,
+                sev.null_rate,
+                sev.p_value,
                 per_test,
                 conclusive_p,
             )
