@@ -116,16 +116,6 @@ def chat_prompts(data: Path, n: int) -> list[dict[str, Any]]:
     return out
 
 
-def _synthid_config(secret: str) -> Any:
-    import hashlib
-
-    from transformers import SynthIDTextWatermarkingConfig
-
-    digest = hashlib.sha256(b"distillguard/synthid/v1\x00" + secret.encode()).digest()
-    keys = [int.from_bytes(digest[i : i + 2], "big") for i in range(0, 32, 2)][:16]
-    return SynthIDTextWatermarkingConfig(keys=keys, ngram_len=5)
-
-
 def _generate(
     model: Any, prompts: list[str], config: str, max_new: int, seed: int
 ) -> list[list[int]]:
@@ -150,7 +140,9 @@ def _generate(
 
         kw["watermarking_config"] = watermarking_config(SECRET)
     elif config == "synthid":
-        kw["watermarking_config"] = _synthid_config(SECRET)
+        from distillguard.watermark.synthid import synthid_config
+
+        kw["watermarking_config"] = synthid_config(SECRET)
     torch.manual_seed(seed)
     with torch.inference_mode():
         out = model.model.generate(**enc, **kw)
@@ -374,10 +366,60 @@ def power_rows(gen: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def sampled_rows(gen: dict[str, Any]) -> list[dict[str, Any]]:
+    """SynthID (sampled) and green list (greedy) on the short word-problem answers."""
+    from distillguard.watermark.generation import load_greenlist_detector
+    from distillguard.watermark.synthid import SynthIDDetector
+
+    items = gen["tasks"]["word_problems"]
+    rows = []
+    checks = (
+        ("synthid", SynthIDDetector(SECRET), "synthid_ids", "sampled_ids"),
+        ("green list", load_greenlist_detector(SECRET)[0], "greenlist_ids", "plain_ids"),
+    )
+    for name, det, marked_f, plain_f in checks:
+        if marked_f not in items[0]:
+            continue
+        per = sorted(e.p_value for e in det.score_many([i[marked_f] for i in items]))
+        rows.append(
+            _row(f"{name}, one word-problem answer", "median p", per[len(per) // 2], len(per))
+        )
+        null = [e.p_value for e in det.score_many([i[plain_f] for i in items])]
+        rows.append(
+            _row(
+                f"{name}, unmarked word-problem answers",
+                "share p<0.01",
+                sum(p < 0.01 for p in null) / len(null),
+                len(null),
+            )
+        )
+        pooled = [i[marked_f] for i in items]
+        for k in (4, 8, 16, 32, 64, len(pooled)):
+            ev = det.score_pooled(pooled[:k])
+            rows.append(
+                _row(
+                    f"{name} p vs pooled word-problem answers",
+                    f"{k} answers, {ev.tokens} tokens, {ev.scored} units, rate {ev.rate:.2f} (null {ev.null_rate:.2f})",
+                    ev.p_value,
+                    ev.tokens,
+                )
+            )
+        evn = det.score_pooled([i[plain_f] for i in items])
+        rows.append(
+            _row(
+                f"{name}, all unmarked word-problem answers pooled",
+                f"{evn.tokens} tokens, rate {evn.rate:.2f}",
+                evn.p_value,
+                evn.tokens,
+            )
+        )
+    return rows
+
+
 def run(scale: float) -> list[dict[str, Any]]:
     """Generate (or reuse) the answers and return every table row."""
     try:
         gen = generate_all(scale)
     except Exception as exc:  # the extra, the model or the data are missing: say so
         return [_row("wm_quality skipped", str(exc)[:100], 0.0, 0)]
-    return quality_rows(gen) + speed_rows(gen) + power_rows(gen)
+    return quality_rows(gen) + speed_rows(gen) + power_rows(gen) + sampled_rows(gen)

@@ -87,7 +87,7 @@ class Student:
             loss.backward()
             opt.step()
             sched.step()
-            losses.append(float(loss))
+            losses.append(float(loss.detach()))
         return losses
 
     def sample(self, n: int, length: int, seed: int) -> list[list[int]]:
