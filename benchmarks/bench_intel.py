@@ -385,6 +385,8 @@ def _partner(root: Path, boundary: Any, named: dict[str, str], *, bundle: bool) 
             export_stix(
                 root / "share.json", camps, key=PARTNER_KEY, store=p1, producer="Provider A"
             )
+    for old in root.glob(f"p2-{tag}.duckdb*"):
+        old.unlink()
     b = Store(root / f"p2-{tag}.duckdb", memory_limit="2GB")
     b.con.execute(f"ATTACH '{root / 'all.duckdb'}' AS src (READ_ONLY)")
     b.con.execute(

@@ -6,7 +6,7 @@ import pytest
 from intel_world import PROMPT_MARK, SYSTEM_MARK, make_campaign
 
 from distillguard.errors import InputError
-from distillguard.intel import list_actors, load_actor, name_actor
+from distillguard.intel import keyed_hash, list_actors, load_actor, name_actor
 
 
 def test_naming_records_infrastructure_client_payment_template_and_profiles(
@@ -71,3 +71,38 @@ def test_unnamed_actors_get_sequential_names_and_bad_names_are_refused(
         name_actor(store, c, "   ")
     with pytest.raises(InputError, match="unknown actor"):
         load_actor(store, "NOPE")
+
+
+def test_a_customer_swept_into_a_named_campaign_lends_the_actor_nothing_of_its_own(
+    world, store_factory, tmp_path
+) -> None:
+    from distillguard.intel import BanEvasionIndex, ReturningActorWatch, export_stix
+
+    store = store_factory()
+    world.period(store, 1)
+    swept = world.benign[5]  # the scan put one ordinary customer in HYDRA-B's campaign
+    camp = make_campaign(store, "HYDRA-B-p1", [*world.members("HYDRA-B", 1), swept])
+    fp = name_actor(store, camp, "HYDRA-B")
+    own_ips = {
+        ip
+        for (ip,) in store.con.execute(
+            "SELECT DISTINCT regexp_extract(client_ip, '^(\\d+\\.\\d+\\.\\d+)\\.', 1) || '.0/24' "
+            "FROM exchanges WHERE account_id = ? AND NOT starts_with(client_ip, '34.100.')",
+            [swept],
+        ).fetchall()
+    }
+    assert "pm_benign_5" not in fp.values.get("payment_fp", {})
+    assert not own_ips & set(fp.values.get("ip_prefix", {}))
+    # the actor's shared tooling and infrastructure are kept
+    assert {"103.5.0.0/24", "103.5.3.0/24"} <= set(fp.values["ip_prefix"])
+    assert fp.values.get("system_hash")
+    # nothing of the customer's own leaves in a bundle
+    out = tmp_path / "b.json"
+    export_stix(out, [camp], key=b"community-key-shared-by-partners", store=store)
+    text = out.read_text()
+    assert keyed_hash(b"community-key-shared-by-partners", "payment", "pm_benign_5") not in text
+    assert not any(f"'{ip}'" in text for ip in own_ips)
+    # and online, the customer's own card and addresses do not link it to the actor
+    watch = ReturningActorWatch(BanEvasionIndex.from_store(store))
+    for ip in sorted(own_ips)[:5]:
+        assert watch.observe(swept, payment_fp="pm_benign_5", ip_prefix=ip) is None

@@ -51,6 +51,13 @@ __all__ = [
 #: Most values kept per kind in one fingerprint (most used first).
 MAX_VALUES_PER_KIND = 2000
 
+#: An actor's fingerprint keeps (of the values its members' own traffic shows) only those
+#: at least this many member accounts used: the actor's shared tooling, infrastructure
+#: and cards. A value one member alone used says who that account is, not who the actor
+#: is; and when a scan swept an ordinary customer into the campaign, that customer's own
+#: card, address and client would otherwise become "the actor's" (and be shared).
+ACTOR_SHARED_BY = 2
+
 _DDL = (
     "CREATE TABLE IF NOT EXISTS actors (actor VARCHAR PRIMARY KEY, version INTEGER NOT NULL, "
     "named BOOLEAN NOT NULL, source VARCHAR NOT NULL, campaigns VARCHAR[], "
@@ -216,15 +223,22 @@ def fingerprint_campaign(
     *,
     linked: dict[str, datetime | None] | None = None,
     name: str = "",
+    shared_by: int = 1,
 ) -> ActorFingerprint:
     """Build the fingerprint of a campaign from its members' evidence in the store.
 
     A value enters the fingerprint with its purity given the campaign's members plus
-    ``linked`` (already known-bad accounts) as the linked set.
+    ``linked`` (already known-bad accounts) as the linked set. With ``shared_by`` > 1
+    (and at least that many members), values fewer member accounts used are left out
+    (see :data:`ACTOR_SHARED_BY`).
     """
     ensure_account_values(store)
     members = list(dict.fromkeys(campaign.members))
     counts = _member_values(store, members)
+    seen = {kind: set(c) for kind, c in counts.items()}  # what the members' traffic shows
+    if shared_by > 1 and len(members) >= shared_by:
+        for kind in counts:
+            counts[kind] = Counter({v: n for v, n in counts[kind].items() if n >= shared_by})
     infra = campaign.infrastructure
     extra: dict[str, Iterable[str]] = {
         "ip_prefix": [k for r in infra.ip_ranges for k in expand_range(r)],
@@ -233,13 +247,14 @@ def fingerprint_campaign(
     }
     # client and payment fingerprints the scan listed count only when the store cannot
     # say who used them: the members' own values are the better source
-    if not counts.get("client_fp"):
+    if not seen.get("client_fp"):
         extra["client_fp"] = infra.client_fingerprints
-    if not counts.get("payment_fp"):
+    if not seen.get("payment_fp"):
         extra["payment_fp"] = infra.payment_fingerprints
     for kind, vals in extra.items():
         for v in vals:
-            counts[kind].setdefault(v, 1)
+            if v not in seen.get(kind, ()):  # (a value the members' traffic shows is
+                counts[kind].setdefault(v, 1)  # judged by how many of them used it)
     pairs: list[tuple[str, str]] = []
     for kind, c in counts.items():
         pairs += [(kind, v) for v, _ in c.most_common(MAX_VALUES_PER_KIND)]
@@ -421,7 +436,9 @@ def name_actor(
         raise InputError("empty name", "an actor name must not be empty", field="name")
     actor_name = name.strip() if name else _next_unnamed(store)
     linked = known_bad_accounts(store)
-    fp = fingerprint_campaign(store, campaign, linked=linked, name=actor_name)
+    fp = fingerprint_campaign(
+        store, campaign, linked=linked, name=actor_name, shared_by=ACTOR_SHARED_BY
+    )
     fp.named = name is not None
     fp.description = description
     exists = store.con.execute("SELECT 1 FROM actors WHERE actor = ?", [actor_name]).fetchone()

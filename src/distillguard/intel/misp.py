@@ -20,8 +20,16 @@ from typing import Any
 from ..contracts import Campaign
 from ..errors import ConfigError
 from ..store import Store
-from .actors import fingerprint_campaign
-from .stix import ATLAS_TECHNIQUE, MAX_PATTERN_VALUES, TLP_LEVELS, _shared, keyed_hash
+from .actors import ACTOR_SHARED_BY, fingerprint_campaign
+from .stix import (
+    ATLAS_TECHNIQUE,
+    MAX_PATTERN_VALUES,
+    TLP_LEVELS,
+    _pure_union,
+    _shared,
+    _v4_key,
+    keyed_hash,
+)
 
 __all__ = ["build_misp_event", "export_misp"]
 
@@ -64,7 +72,11 @@ def build_misp_event(
         comment="MITRE ATLAS AML.T0024.002: model extraction through the inference API",
     )
     for c in items:
-        fp = fingerprint_campaign(store, c) if store is not None and c.members else None
+        fp = (
+            fingerprint_campaign(store, c, shared_by=ACTOR_SHARED_BY)
+            if store is not None and c.members
+            else None
+        )
         actor = c.attributed_actor.actor if c.attributed_actor else "unattributed"
         tag = f"campaign {c.id} (actor {actor})"
 
@@ -76,12 +88,11 @@ def build_misp_event(
             )
 
         infra = c.infrastructure
-        for r in list(dict.fromkeys(infra.ip_ranges))[:MAX_PATTERN_VALUES]:
+        for r in _pure_union("ip_prefix", infra.ip_ranges, fp, normalise=_v4_key):
             add("ip-src", r, "Network activity", "source range", True)
         for a in sorted(set(infra.asns)):
             add("AS", str(a), "Network activity", "autonomous system", False)
-        clients = sorted(set(infra.client_fingerprints) | set(_shared(fp, "client_fp")))
-        for v in clients[:MAX_PATTERN_VALUES]:
+        for v in _pure_union("client_fp", infra.client_fingerprints, fp):
             add("text", v, "Network activity", "client fingerprint", True)
         for kind, what in (
             ("template_id", "prompt-template fingerprint"),
@@ -90,7 +101,7 @@ def build_misp_event(
         ):
             for v in _shared(fp, kind):
                 add("text", v, "Payload delivery", what, False)
-        pays = set(infra.payment_fingerprints) | set(_shared(fp, "payment_fp"))
+        pays = _pure_union("payment_fp", infra.payment_fingerprints, fp)
         for p in sorted(keyed_hash(key, "payment", p) for p in pays):
             add("text", p, "Financial fraud", "payment fingerprint, HMAC-SHA256", True)
         for h in sorted(keyed_hash(key, "account", a) for a in c.members)[:MAX_PATTERN_VALUES]:

@@ -36,7 +36,7 @@ from ..contracts import Campaign
 from ..errors import ConfigError, DistillguardError
 from ..store import Store
 from ._evidence import PRIVATE_KINDS
-from .actors import ActorFingerprint, fingerprint_campaign, load_actor
+from .actors import ACTOR_SHARED_BY, ActorFingerprint, fingerprint_campaign, load_actor
 
 __all__ = [
     "ATLAS_TECHNIQUE",
@@ -148,15 +148,17 @@ _PURITY_KINDS = (
 def _pure_union(
     kind: str, listed: Iterable[str], *fps: ActorFingerprint | None, normalise: Any = None
 ) -> list[str]:
-    """Values of ``kind`` worth sharing: those ``listed`` by the scan that are pure enough
-    in the fingerprints that know them (all of them when none does), plus every value the
-    fingerprints hold with purity >= :data:`MIN_SHARED_PURITY`."""
+    """Values of ``kind`` worth sharing: every value the fingerprints hold with purity
+    >= :data:`MIN_SHARED_PURITY` (those the scan ``listed`` included); without any
+    fingerprint, what the scan listed."""
     known = [fp for fp in fps if fp is not None]
+    if not known:  # no store to judge them by: what the scan listed
+        return sorted(dict.fromkeys(listed))[:MAX_PATTERN_VALUES]
     out = dict.fromkeys(v for fp in known for v in _shared(fp, kind))
     for v in listed:
         key = normalise(v) if normalise else v
         seen = [fp.values[kind][key] for fp in known if key in fp.values.get(kind, {})]
-        if not seen or max(seen) >= MIN_SHARED_PURITY:
+        if seen and max(seen) >= MIN_SHARED_PURITY:
             out.setdefault(v, None)
     return sorted(out)[:MAX_PATTERN_VALUES]
 
@@ -317,10 +319,10 @@ def _add_campaign(
         member_accounts=len(c.members),
         hosting_share=infra.hosting_share,
     )
-    if infra.payment_fingerprints:
+    pays = _pure_union("payment_fp", infra.payment_fingerprints, fp, actor_fp)
+    if pays:
         props["payment_fingerprint_hmacs"] = sorted(
-            set(props["payment_fingerprint_hmacs"])
-            | {keyed_hash(key, "payment", p) for p in infra.payment_fingerprints}
+            set(props["payment_fingerprint_hmacs"]) | {keyed_hash(key, "payment", p) for p in pays}
         )
     conf = {"confidence": round(c.risk * 100)} if c.risk is not None else {}
     camp = b.add(
@@ -435,7 +437,11 @@ def build_bundle(
     """
     b = _Builder(producer, tlp, now or datetime.now(UTC))
     for c in campaigns:
-        fp = fingerprint_campaign(store, c) if store is not None and c.members else None
+        fp = (
+            fingerprint_campaign(store, c, shared_by=ACTOR_SHARED_BY)
+            if store is not None and c.members
+            else None
+        )
         actor_fp = None
         if store is not None and c.attributed_actor is not None:
             try:
