@@ -124,6 +124,16 @@ def _evidence(view: StateView, policy: Policy) -> tuple[list[tuple[str, float]],
             floor = rule.min_action
         if not campaign and ev.campaign_id:
             campaign = ev.campaign_id
+    fresh = policy.new_accounts
+    acct = view.account
+    if (
+        fresh.max_age_days > 0
+        and acct is not None
+        and acct.created_at is not None
+        and view.now - acct.created_at < fresh.max_age_days * 86400.0
+        and any(k in fresh.with_evidence for k in seen)
+    ):
+        contribs.append((fresh.reason, fresh.risk))
     feats = view.features
     for orule in policy.online_rules:
         if view.events < orule.min_events:

@@ -278,6 +278,7 @@ class RedisState:
                     "status": rec.status,
                     "payment_fingerprint": rec.payment_fingerprint,
                     "org_id": rec.org_id,
+                    "created_at": rec.created_at,
                 }
                 pipe.hset(f"{self.p}reg", rec.account_id, orjson.dumps(d))
                 if rec.status in ("banned", "suspended") and rec.payment_fingerprint:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from ..contracts import Action, Campaign, Verdict
-from .context import RequestContext
+from .context import RequestContext, parse_timestamp
 
 __all__ = [
     "ANCHOR_EVIDENCE",
@@ -74,10 +74,13 @@ class AccountRecord:
     status: str | None = None
     payment_fingerprint: str | None = None
     org_id: str | None = None
+    #: when the account was created (epoch seconds); ``None`` when the registry lacks it
+    created_at: float | None = None
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> AccountRecord:
         """Build from an ``accounts.jsonl`` record (unknown keys ignored)."""
+        created = d.get("created_at")
         return cls(
             account_id=str(d["account_id"]),
             account_type=d.get("account_type"),
@@ -85,6 +88,9 @@ class AccountRecord:
             status=d.get("status"),
             payment_fingerprint=d.get("payment_fingerprint"),
             org_id=d.get("org_id"),
+            created_at=parse_timestamp(created, field_name="created_at")
+            if created is not None
+            else None,
         )
 
 

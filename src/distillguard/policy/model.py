@@ -35,6 +35,7 @@ __all__ = [
     "DegradeSpec",
     "EvidenceRule",
     "MarkSpec",
+    "NewAccountRule",
     "OnlineRule",
     "Policy",
     "ReasonRule",
@@ -82,6 +83,23 @@ class EvidenceRule(_Strict):
 
     risk: float = Field(ge=0.0, le=1.0)
     min_action: Action = "allow"
+
+
+class NewAccountRule(_Strict):
+    """A fresh account that resembles an enforced one: how replacements look.
+
+    When the registry's ``created_at`` is less than ``max_age_days`` before the request
+    and the request carries evidence of a kind in ``with_evidence`` (by default the
+    addresses and client fingerprints of enforced accounts), ``risk`` joins the noisy-or
+    under ``reason``. ``max_age_days: 0`` turns it off.
+    """
+
+    reason: str = "new_account_look_alike"
+    max_age_days: float = Field(default=0.0, ge=0.0)
+    risk: float = Field(default=0.0, ge=0.0, le=1.0)
+    with_evidence: list[str] = Field(
+        default_factory=lambda: ["campaign_ip", "campaign_client"], alias="with"
+    )
 
 
 class Condition(_Strict):
@@ -218,6 +236,7 @@ class Policy(_Strict):
         default_factory=lambda: ["campaign_ip", "campaign_client", "campaign_template"],
         description="evidence kinds that only say 'resembles an enforced account'",
     )
+    new_accounts: NewAccountRule = Field(default_factory=NewAccountRule)
     look_alike_cap: float = Field(
         default=1.0,
         ge=0.0,
