@@ -329,40 +329,49 @@ def _pct(x: float) -> str:
     return f"{x:.1%}"
 
 
+def summary(r: dict[str, Any]) -> dict[str, object]:
+    """The issue's numbers of one :func:`measure` result, in display form."""
+    s, pb, alone = r["scan"], r["partner"], r["alone"]
+    fresh = s["replacements"] - s["replacements_known"]
+    return {
+        "period-2 attack / benign accounts": f"{s['attack']} / {s['benign']}",
+        "A: attack accounts attributed to the right actor": _pct(s["right"]),
+        "A: attack accounts given a wrong actor": s["wrong"],
+        "A: benign accounts attributed (campaign, returning link or online)": s[
+            "benign_attributed"
+        ],
+        f"A: replacements flagged online within {WITHIN} exchanges": (
+            f"{_pct(s['flagged_within'])} of {fresh}"
+        ),
+        "A: median exchanges to the online flag": s["median_to_flag"],
+        "B with A's bundle: attack attributed to the right actor": _pct(pb["right"]),
+        "B with A's bundle: attack given a wrong actor": pb["wrong"],
+        "B with A's bundle: benign attributed": pb["benign_attributed"],
+        f"B with A's bundle: flagged online within {WITHIN}": _pct(pb["flagged_within"]),
+        "B without the bundle: attack attributed to the right actor": _pct(alone["right"]),
+        "B without the bundle: attack in some scan campaign": _pct(alone["attack_in_campaign"]),
+        "seconds: simulate+ingest / A p1 / A p2 / B twice": " / ".join(
+            f"{v:.0f}" for v in r["run"]["seconds"].values()
+        ),
+    }
+
+
 def run(scale: float = 1.0) -> list[dict[str, object]]:
-    """One row per scenario and seed (:data:`EVAL_RUNS`, or ``$DG_BENCH_INTEL_RUNS``).
+    """One row per metric, one column per scenario and seed (:data:`EVAL_RUNS`, or
+    ``$DG_BENCH_INTEL_RUNS``).
 
     ``$DG_BENCH_INTEL_KEEP=DIR`` keeps each run's stores under ``DIR/<scenario>-<seed>``
     (and reuses its simulation when run again).
     """
-    rows: list[dict[str, object]] = []
+    columns: dict[str, dict[str, object]] = {}
     keep = os.environ.get("DG_BENCH_INTEL_KEEP")
     for scenario, seed in _runs():
         root = Path(keep) / f"{Path(scenario).stem}-{seed}" if keep else None
         r = measure(scenario, seed, scale, root)
-        s, pb, alone = r["scan"], r["partner"], r["alone"]
-        fresh = s["replacements"] - s["replacements_known"]
-        rows.append(
-            {
-                "scenario": r["run"]["scenario"],
-                "seed": seed,
-                "attack / benign (p2)": f"{s['attack']} / {s['benign']}",
-                "attack attributed right": _pct(s["right"]),
-                "attack wrong actor": s["wrong"],
-                "benign attributed": s["benign_attributed"],
-                f"replacements flagged <= {WITHIN} exch.": f"{_pct(s['flagged_within'])} of {fresh}",
-                "B+bundle attributed right": _pct(pb["right"]),
-                "B+bundle benign attributed": pb["benign_attributed"],
-                f"B+bundle flagged <= {WITHIN}": _pct(pb["flagged_within"]),
-                "B alone: attack in a campaign": _pct(alone["attack_in_campaign"]),
-                "B alone attributed right": _pct(alone["right"]),
-                "seconds sim/p1/p2/partner": "/".join(
-                    f"{v:.0f}" for v in r["run"]["seconds"].values()
-                ),
-            }
-        )
+        columns[f"{r['run']['scenario']} / {seed}"] = summary(r)
         print("RESULT", json.dumps(r, default=str), flush=True)
-    return rows
+    metrics = list(next(iter(columns.values()))) if columns else []
+    return [{"metric": m, **{col: vals[m] for col, vals in columns.items()}} for m in metrics]
 
 
 PARTNER_KEY = b"benchmark-community-key-0001"

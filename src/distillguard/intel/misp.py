@@ -21,15 +21,8 @@ from ..contracts import Campaign
 from ..errors import ConfigError
 from ..store import Store
 from .actors import ACTOR_SHARED_BY, fingerprint_campaign
-from .stix import (
-    ATLAS_TECHNIQUE,
-    MAX_PATTERN_VALUES,
-    TLP_LEVELS,
-    _pure_union,
-    _shared,
-    _v4_key,
-    keyed_hash,
-)
+from .sharing import MAX_PATTERN_VALUES, _pure_union, _shared, _v4_key, keyed_hash
+from .stix import ATLAS_TECHNIQUE, TLP_LEVELS
 
 __all__ = ["build_misp_event", "export_misp"]
 

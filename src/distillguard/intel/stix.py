@@ -23,7 +23,6 @@ e-mail domains never enter a bundle.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import os
 import uuid
 from collections.abc import Iterable
@@ -35,8 +34,16 @@ import stix2
 from ..contracts import Campaign
 from ..errors import ConfigError, DistillguardError
 from ..store import Store
-from ._evidence import PRIVATE_KINDS
 from .actors import ACTOR_SHARED_BY, ActorFingerprint, fingerprint_campaign, load_actor
+from .sharing import (
+    KEY_ENV,
+    MAX_PATTERN_VALUES,
+    _fingerprint_props,
+    _pure_union,
+    _v4_key,
+    community_key,
+    keyed_hash,
+)
 
 __all__ = [
     "ATLAS_TECHNIQUE",
@@ -49,9 +56,6 @@ __all__ = [
     "keyed_hash",
     "validate_bundle",
 ]
-
-#: Environment variable holding the community key when ``--key`` is not given.
-KEY_ENV = "DISTILLGUARD_COMMUNITY_KEY"
 
 #: The MITRE ATLAS technique every campaign uses.
 ATLAS_TECHNIQUE = "AML.T0024.002"
@@ -69,11 +73,6 @@ TLP_LEVELS: dict[str, stix2.MarkingDefinition] = {
     "red": stix2.TLP_RED,
 }
 
-#: Longest list of values one indicator pattern carries.
-MAX_PATTERN_VALUES = 5000
-#: Fingerprint values below this purity are not shared (ordinary customers use them too).
-MIN_SHARED_PURITY = 0.5
-
 _EXT_SCHEMA = (
     "distillguard distillation-campaign property extension, version 1.0. Properties: "
     "template_fingerprints, system_prompt_fingerprints, request_shape_fingerprints, "
@@ -85,25 +84,6 @@ _EXT_SCHEMA = (
     "exchanges, output_tokens, member_accounts (integers); "
     "hosting_share (0-1); hash_scheme (how keyed hashes were computed)."
 )
-_HASH_SCHEME = "hmac-sha256(community-key, 'distillguard/<kind>/v1:' + id), hex"
-
-
-def community_key(key: str | None = None) -> bytes:
-    """The community key from ``key`` or ``$DISTILLGUARD_COMMUNITY_KEY`` (at least 16 chars)."""
-    raw = key if key is not None else os.environ.get(KEY_ENV)
-    if not raw:
-        raise ConfigError(
-            f"a community key is needed to hash account ids: pass --key or set ${KEY_ENV}"
-        )
-    if len(raw) < 16:
-        raise ConfigError("the community key must be at least 16 characters")
-    return raw.encode()
-
-
-def keyed_hash(key: bytes, kind: str, value: str) -> str:
-    """HMAC-SHA256 of ``value`` under the community key, domain-separated by ``kind``."""
-    msg = f"distillguard/{kind}/v1:{value}".encode()
-    return hmac.new(key, msg, hashlib.sha256).hexdigest()
 
 
 def _uuid(*parts: str) -> uuid.UUID:
@@ -124,70 +104,6 @@ def _quote(value: str) -> str:
 def _ext(props: dict[str, Any]) -> dict[str, dict[str, Any]]:
     clean = {k: v for k, v in props.items() if v not in (None, [], {})}
     return {EXTENSION_ID: {"extension_type": "property-extension", **clean}}
-
-
-def _shared(fp: ActorFingerprint | None, kind: str) -> list[str]:
-    if fp is None or kind in PRIVATE_KINDS:
-        return []
-    vals = fp.values.get(kind, {})
-    return sorted(v for v, w in vals.items() if w >= MIN_SHARED_PURITY)[:MAX_PATTERN_VALUES]
-
-
-#: Kinds whose per-value purity the bundle carries (an importer trusts no value more).
-_PURITY_KINDS = (
-    "template_id",
-    "system_hash",
-    "shape_fp",
-    "client_fp",
-    "payment_fp",
-    "ip_prefix",
-    "asn",
-)
-
-
-def _pure_union(
-    kind: str, listed: Iterable[str], *fps: ActorFingerprint | None, normalise: Any = None
-) -> list[str]:
-    """Values of ``kind`` worth sharing: every value the fingerprints hold with purity
-    >= :data:`MIN_SHARED_PURITY` (those the scan ``listed`` included); without any
-    fingerprint, what the scan listed."""
-    known = [fp for fp in fps if fp is not None]
-    if not known:  # no store to judge them by: what the scan listed
-        return sorted(dict.fromkeys(listed))[:MAX_PATTERN_VALUES]
-    out = dict.fromkeys(v for fp in known for v in _shared(fp, kind))
-    for v in listed:
-        key = normalise(v) if normalise else v
-        seen = [fp.values[kind][key] for fp in known if key in fp.values.get(kind, {})]
-        if seen and max(seen) >= MIN_SHARED_PURITY:
-            out.setdefault(v, None)
-    return sorted(out)[:MAX_PATTERN_VALUES]
-
-
-def _purity_entries(fp: ActorFingerprint | None, key: bytes) -> list[dict[str, Any]]:
-    """How exclusively the producer saw each shared value used by the actor (0-1)."""
-    if fp is None:
-        return []
-    out = []
-    for kind in _PURITY_KINDS:
-        vals = fp.values.get(kind, {})
-        for v in _shared(fp, kind):
-            shown = keyed_hash(key, "payment", v) if kind == "payment_fp" else v
-            name = "payment_hash" if kind == "payment_fp" else kind
-            out.append({"kind": name, "value": shown, "purity": round(vals[v], 3)})
-    return out
-
-
-def _fingerprint_props(fp: ActorFingerprint | None, key: bytes) -> dict[str, Any]:
-    return {
-        "template_fingerprints": _shared(fp, "template_id"),
-        "system_prompt_fingerprints": _shared(fp, "system_hash"),
-        "request_shape_fingerprints": _shared(fp, "shape_fp"),
-        "payment_fingerprint_hmacs": sorted(
-            keyed_hash(key, "payment", p) for p in _shared(fp, "payment_fp")
-        ),
-        "fingerprint_purity": _purity_entries(fp, key),
-        "hash_scheme": _HASH_SCHEME,
-    }
 
 
 class _Builder:
@@ -391,12 +307,6 @@ def _add_campaign(
         b.indicator(c, "keyed account hashes", pat, len(hashes), targets)
 
 
-def _v4_key(cidr: str) -> str:
-    from ._evidence import ip_key
-
-    return ip_key(cidr) or cidr
-
-
 def _intrusion_set(
     b: _Builder, name: str, fp: ActorFingerprint | None, key: bytes, c: Campaign
 ) -> str:
@@ -433,7 +343,7 @@ def build_bundle(
 
     With a ``store``, the campaign's and its actor's fingerprints (templates, system
     prompts, request shapes, payment instruments) are read from it and shared when
-    their purity is at least :data:`MIN_SHARED_PURITY`.
+    their purity is at least :data:`~distillguard.intel.sharing.MIN_SHARED_PURITY`.
     """
     b = _Builder(producer, tlp, now or datetime.now(UTC))
     for c in campaigns:
