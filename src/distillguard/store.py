@@ -76,6 +76,9 @@ def _insert_sql(tbl: pa.Table) -> str:
     return new_only + " QUALIFY row_number() OVER (PARTITION BY exchange_id) = 1"
 
 
+#: Rows of one DuckDB row group: bulk transactions commit at multiples of it.
+ROW_GROUP_ROWS = 122_880
+
 #: ``meta`` key set while a bulk ingest has not yet removed repeated ids.
 _PENDING = "dedupe_pending"
 
@@ -106,6 +109,7 @@ class Store:
         self.path = Path(path)
         self.memory_limit = memory_limit
         self._bulk = False
+        self._bulk_tx = False
         try:
             if str(path) != ":memory:":
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -163,11 +167,12 @@ class Store:
             return 0
         if tbl.schema != EXCHANGE_SCHEMA:
             tbl = tbl.select(EXCHANGE_SCHEMA.names).cast(EXCHANGE_SCHEMA)
-        sql = "INSERT INTO exchanges SELECT * FROM _incoming" if self._bulk else _insert_sql(tbl)
+        if self._bulk:
+            return self._bulk_insert(tbl)
         self.con.register("_incoming", tbl)
         try:
             self.con.execute("BEGIN")
-            row = self.con.execute(sql).fetchone()
+            row = self.con.execute(_insert_sql(tbl)).fetchone()
             self.con.execute("COMMIT")
         except BaseException:
             self.con.execute("ROLLBACK")
@@ -176,14 +181,28 @@ class Store:
             self.con.unregister("_incoming")
         return int(row[0]) if row else 0
 
+    def _bulk_insert(self, tbl: pa.Table) -> int:
+        self.con.register("_incoming", tbl)
+        try:
+            if not self._bulk_tx:
+                self.con.execute("BEGIN")
+                self._bulk_tx = True
+            self.con.execute("INSERT INTO exchanges SELECT * FROM _incoming")
+        finally:
+            self.con.unregister("_incoming")
+        return tbl.num_rows
+
     @contextmanager
     def bulk_append(self) -> Iterator[BulkAppend]:
         """A bulk ingest run: ``with store.bulk_append() as bulk: store.append_exchanges(t)``.
 
-        Inside the block each :meth:`append_exchanges` is one transaction without the
-        per-batch anti-join (it returns the rows appended); leaving the block (also on
-        error) removes every repeated exchange id, keeping the row stored first, and
-        sets :attr:`BulkAppend.new` to the number of exchanges the run added.
+        Inside the block :meth:`append_exchanges` appends without the per-batch
+        anti-join (it returns the rows appended) into a transaction that stays open
+        until :meth:`commit_appends` (DuckDB compresses whole row groups of
+        ROW_GROUP_ROWS far more cheaply than the pieces of many small commits). Leaving
+        the block commits, or on error rolls back the open transaction only; then every
+        repeated exchange id is removed, keeping the row stored first, and
+        :attr:`BulkAppend.new` is the number of exchanges the run added.
         """
         before = self.count()
         self._set_meta(_PENDING, "1")
@@ -191,10 +210,22 @@ class Store:
         self._bulk = True
         try:
             yield bulk
+            self.commit_appends()
+        except BaseException:
+            if self._bulk_tx:  # the open transaction is lost whole, never half-written
+                self._bulk_tx = False
+                self.con.execute("ROLLBACK")
+            raise
         finally:
             self._bulk = False
             self.remove_repeated_ids()
             bulk.new = self.count() - before
+
+    def commit_appends(self) -> None:
+        """Commit the appends of a bulk run made since the last commit (if any)."""
+        if self._bulk_tx:
+            self._bulk_tx = False
+            self.con.execute("COMMIT")
 
     def remove_repeated_ids(self) -> int:
         """Delete all but the first-stored row of every repeated exchange id (one

@@ -60,6 +60,7 @@ def test_a_run_that_died_before_its_dedupe_pass_is_finished_on_next_open(
         store._bulk = True
         for batch in read_exchanges(again):
             store.append_exchanges(batch)
+        store.commit_appends()
         assert store.count() == 80
     with Store(db, read_only=True) as ro:  # a reader does not write
         assert ro.count() == 80
@@ -77,3 +78,24 @@ def test_append_outside_a_bulk_run_still_deduplicates_each_batch(tmp_path: Path)
         assert store.append_exchanges(batch) == 10
         assert store.append_exchanges(batch) == 0
         assert store.count() == 10
+
+
+def test_an_error_mid_run_loses_only_the_open_transaction(tmp_path: Path) -> None:
+    good = next(read_exchanges(_write(tmp_path / "a.jsonl", [native(i) for i in range(30)])))
+    more = next(read_exchanges(_write(tmp_path / "b.jsonl", [native(i) for i in range(30, 50)])))
+    db = tmp_path / "s.duckdb"
+    with Store(db) as store:
+        try:
+            with store.bulk_append():
+                store.append_exchanges(good)
+                store.commit_appends()
+                store.append_exchanges(good)  # a repeat, committed below
+                store.commit_appends()
+                store.append_exchanges(more)  # still open when the error comes
+                raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            pass
+        assert store.count() == 30
+        assert store.query("SELECT * FROM meta WHERE key = 'dedupe_pending'").num_rows == 0
+    with Store(db) as store:
+        assert store.count() == 30

@@ -22,6 +22,7 @@ import pyarrow as pa
 
 from ..errors import DistillguardError, InputError
 from ..schema import EXCHANGE_SCHEMA
+from ..store import ROW_GROUP_ROWS
 from .chunks import DEFAULT_CHUNK_BYTES, MAX_LINE_BYTES, Chunk, iter_chunks, read_head
 from .formats import EXCHANGE_FORMATS, FORMATS, INPUT_SUFFIXES, detect_format, is_parquet
 from .native import normalize_native
@@ -41,8 +42,12 @@ __all__ = [
 #: Largest whole-file JSON document (pretty-printed OTLP export) read at once.
 MAX_DOCUMENT_BYTES = 256 << 20
 
-#: Canonical data per store transaction (DuckDB commits are costly; fewer, larger is faster).
-APPEND_BYTES = 32 << 20
+#: Canonical data per store transaction at most (DuckDB commits are costly; fewer,
+#: larger is faster); a transaction also ends at each ROW_GROUP_ROWS rows.
+APPEND_BYTES = 128 << 20
+
+#: Arrow data handed to the store per insert statement (bounds the writer's memory).
+HANDOFF_BYTES = 32 << 20
 
 #: DuckDB memory cap during ingestion when the store was opened without one (its
 #: default is 80% of RAM, which its buffer cache fills on large logs).
@@ -253,12 +258,16 @@ def _grouped(batches: Iterator[pa.RecordBatch], max_bytes: int) -> Iterator[pa.T
         yield pa.Table.from_batches(group, schema=EXCHANGE_SCHEMA)
 
 
-def _append_all(store: Any, tables: Iterator[pa.Table], summary: IngestSummary) -> None:
+def _append_all(
+    store: Any, tables: Iterator[pa.Table], summary: IngestSummary, append_bytes: int
+) -> None:
     """Append every table; exchanges already stored (or repeated) count as duplicates.
 
     Inside :meth:`~distillguard.store.Store.bulk_append` the store takes the tables as
-    they are and removes repeated ids once at the end of the run; a store object
-    without it de-duplicates in each ``append_exchanges``.
+    they are and removes repeated ids once at the end of the run; a transaction is
+    committed once it holds ``append_bytes`` of Arrow data or a DuckDB row group of
+    rows, whichever comes first. A store object without ``bulk_append``
+    de-duplicates in each ``append_exchanges``, one transaction per table.
     """
     bulk_append = getattr(store, "bulk_append", None)
     if bulk_append is None:
@@ -267,10 +276,15 @@ def _append_all(store: Any, tables: Iterator[pa.Table], summary: IngestSummary) 
             summary.ingested += new
             summary.duplicates += table.num_rows - new
         return
-    rows = 0
+    rows = tx_rows = tx_bytes = 0
     with bulk_append() as bulk:
         for table in tables:
             rows += store.append_exchanges(table)
+            tx_rows += table.num_rows
+            tx_bytes += table.nbytes
+            if tx_bytes >= append_bytes or tx_rows >= ROW_GROUP_ROWS:
+                store.commit_appends()
+                tx_rows = tx_bytes = 0
     summary.ingested += bulk.new
     summary.duplicates += rows - bulk.new
 
@@ -411,7 +425,8 @@ def ingest_paths(
             progress=progress,
             on_accounts=upsert,
         )
-        _append_all(store, _grouped(batches, append_bytes), summary)
+        tables = _grouped(batches, min(append_bytes, HANDOFF_BYTES))
+        _append_all(store, tables, summary, append_bytes)
     finally:
         parser.close()
         restore()
