@@ -101,7 +101,7 @@ def test_actions_are_account_type_aware() -> None:
 def test_shipped_default_model_matches_the_feature_set() -> None:
     from distillguard.features import FEATURE_COLUMNS
     from distillguard.links import graph_features
-    from distillguard.scoring import default_model_path
+    from distillguard.scoring import MODEL_EXCLUDED, default_model_path
 
     path = default_model_path()
     assert path is not None, "the package ships models/default.json"
@@ -110,7 +110,11 @@ def test_shipped_default_model_matches_the_feature_set() -> None:
         "default",
         "train-varied-a",
         "train-varied-b",
+        "train-varied-c",
     }, "the default model is trained on training scenarios only"
+    scales = {s["scenario"].get("scale") for s in m.manifest["sources"]}
+    assert len(scales) >= 3, "the default model is trained across several scales"
+    assert not any(set(MODEL_EXCLUDED) & set(m.features)), "population-size columns are out"
     store, _ = filled_store(n_benign=5, n_attack=3)
     known = set(FEATURE_COLUMNS) | set(graph_features(build_links(store.con)))
     behaviour_and_graph = [f for f in m.features if not f.startswith("c_")]

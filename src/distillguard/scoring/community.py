@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..communities import Communities
-from ..links import LinkGraph
+from ..links import BUILDERS, LinkGraph
 
 __all__ = [
     "CommunityEvidence",
@@ -133,6 +133,7 @@ def neighbour_evidence(
     min_edge: float = 0.2,
     tie_scale: float = 1.0,
     kind_share: float = 0.15,
+    same_tool: float = 0.5,
 ) -> NeighbourEvidence:
     """Propagate risk one step over firm links (weight >= ``min_edge``).
 
@@ -140,7 +141,11 @@ def neighbour_evidence(
     part of the account's firm link strength that goes to risky accounts (risk-weighted):
     twenty payment-and-fingerprint links to harvesting accounts give almost 1, a single
     link or links mostly to ordinary accounts give little, weak links (a popular
-    template alone) give nothing.
+    template alone) give nothing. A link made only of content and timing (same
+    templates, system prompt, lock-step cells) says "runs the same tool", which benign
+    users of a popular coding agent share with a campaign running it; it counts
+    ``same_tool`` of its weight. Links with account, network or client evidence (payment,
+    creation burst, addresses, client fingerprint) count in full.
     """
     n = len(graph.accounts)
     kinds: list[list[str]] = [[] for _ in range(n)]
@@ -150,6 +155,11 @@ def neighbour_evidence(
     b = graph.edges.column("b").to_numpy().astype(np.int64)
     w = graph.edges.column("weight").to_numpy()
     firm = w >= min_edge
+    tool_only = np.ones(w.size, dtype=bool)
+    for k in graph.kinds:
+        if BUILDERS[k].family not in ("content", "timing"):
+            tool_only &= graph.edges.column(f"w_{k}").to_numpy() <= 0
+    w = np.where(tool_only, same_tool * w, w)
     a, b, w = a[firm], b[firm], w[firm]
     r = np.clip(np.asarray(risk, dtype=float), 0.0, 1.0)
     s = np.bincount(a, w * r[b], minlength=n) + np.bincount(b, w * r[a], minlength=n)
