@@ -423,6 +423,7 @@ def score_margins(root: Path, tag: str = "asis") -> dict[str, Any]:
     seeds and only checked on evaluation seeds.
     """
     from distillguard.intel import BanEvasionIndex
+    from distillguard.intel._evidence import ensure_account_values
     from distillguard.intel.evasion import account_evidence
 
     truth, period2 = _truth(root / "sim")
@@ -430,6 +431,7 @@ def score_margins(root: Path, tag: str = "asis") -> dict[str, Any]:
     with Store(src, read_only=True) as p1:
         index = BanEvasionIndex.from_store(p1)
     with Store(root / f"p2-{tag}.duckdb", read_only=True) as p2:
+        ensure_account_values(p2)
         links = account_evidence(p2, index)
         active = {
             a for (a,) in p2.con.execute("SELECT DISTINCT account_id FROM exchanges").fetchall()
