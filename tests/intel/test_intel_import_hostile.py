@@ -128,3 +128,17 @@ def test_a_failure_while_writing_rolls_everything_back(loaded, monkeypatch) -> N
     monkeypatch.setattr(si, "save_actor", explode)
     err = _refused(store, path, "import failed")
     assert "disk full" in str(err)
+
+
+def test_an_oversized_pattern_and_an_object_without_a_type_are_refused(
+    loaded, monkeypatch
+) -> None:
+    store, doc, tmp = loaded
+    no_type = [{k: v for k, v in o.items() if k != "type"} if o["type"] == "sighting" else o
+               for o in doc["objects"]]  # fmt: skip
+    _refused(store, _write(tmp, "notype.json", dict(doc, objects=no_type)), "unknown object type")
+    _refused(store, _write(tmp, "scalar.json", dict(doc, objects=[*doc["objects"], 7])),
+             "not an object")  # fmt: skip
+    monkeypatch.setattr(si, "MAX_PATTERN_CHARS", 10)
+    err = _refused(store, _write(tmp, "longpat.json", doc), "pattern too long")
+    assert err.field is not None and err.field.startswith("objects[")
