@@ -1,8 +1,9 @@
 """One account risk in [0, 1] from the three scorers, with its reasons as short codes.
 
 ``risk = max(supervised, w_u x unsupervised, campaign evidence)`` (with no model file,
-``max(unsupervised, campaign evidence)``): each component alone can flag an account,
-none can be diluted by another; campaign evidence is the risk of the accounts an
+``max(0.45 x unsupervised, campaign evidence)``: without labels an account is flagged
+for the company it keeps, not for being unusual alone); no component can be diluted by
+another; campaign evidence is the risk of the accounts an
 account is firmly linked to (:func:`.community.neighbour_evidence`), and the reasons are the top
 contributions of whichever components are high. Codes: ``f:<feature>`` (the supervised
 model's SHAP contribution), ``z:<feature>`` (a directional robust z-score),
@@ -42,9 +43,13 @@ __all__ = [
 class ScoringConfig:
     """Knobs of the combination."""
 
-    #: Weight of the unsupervised score in the risk when a model is present; with no
-    #: model the unsupervised score is used at full weight.
+    #: Weight of the unsupervised score in the risk when a model is present.
     unsupervised_weight: float = 0.0
+    #: With no model, the most an account's own unsupervised score adds to its risk:
+    #: generic anomaly flags heavy legitimate users (coding agents, eval labs), so on its
+    #: own it reaches "monitor" at most; flagging takes campaign evidence (risky accounts
+    #: it is firmly linked to, whose unsupervised scores propagate at full weight).
+    lone_unsupervised: float = 0.45
     community_min_size: int = 3
     tie_scale: float = 1.0
     #: Links at least this strong carry campaign evidence between accounts.
@@ -194,7 +199,8 @@ def score_accounts(
         base, graph, comms, min_size=cfg.community_min_size, tie_scale=cfg.tie_scale
     )
     nb = neighbour_evidence(base, graph, min_edge=cfg.firm_link, tie_scale=cfg.tie_scale)
-    risk = np.clip(np.maximum(base, nb.propagated), 0.0, 1.0)
+    own = base if sup is not None else cfg.lone_unsupervised * unsupervised
+    risk = np.clip(np.maximum(own, nb.propagated), 0.0, 1.0)
     rows = np.flatnonzero(risk >= reason_floor)
     reasons: list[list[str]] = [[] for _ in range(risk.size)]
     scored: list[list[tuple[float, str]]] = [[] for _ in range(risk.size)]
