@@ -350,6 +350,7 @@ def summary(r: dict[str, Any]) -> dict[str, object]:
         f"B with A's bundle: flagged online within {WITHIN}": _pct(pb["flagged_within"]),
         "B without the bundle: attack attributed to the right actor": _pct(alone["right"]),
         "B without the bundle: attack in some scan campaign": _pct(alone["attack_in_campaign"]),
+        f"B without the bundle: flagged online within {WITHIN}": _pct(alone["flagged_within"]),
         "seconds: simulate+ingest / A p1 / A p2 / B twice": " / ".join(
             f"{v:.0f}" for v in r["run"]["seconds"].values()
         ),
