@@ -73,13 +73,17 @@ def test_same_exchange_gives_the_same_signals_online_and_in_batch(tmp_path: Path
     batch_rows = {
         r["exchange_id"]: r for r in compute_signals(batch, SignalContext.default()).to_pylist()
     }
-    one = default_signals()
+    one = default_signals(None)  # every detector
+    request_time = default_signals()  # what decide reads: address, client, template, shape
     for rec in recs:
         online = one(rec)
         offline = batch_rows[rec["id"]]
         assert online.keys() == offline.keys()
         diff = [k for k in online if not _same(online[k], offline[k])]
         assert diff == [], f"{rec['id']}: {diff}"
+        subset = request_time(rec)
+        assert set(subset) < set(offline) and "template_id" in subset and "shape_fp" in subset
+        assert [k for k in subset if not _same(subset[k], offline[k])] == []
     # the batched online path (replay, the service's observe queue) is the same code too
     many = default_batch_signals()(recs)
     assert [m["template_id"] for m in many] == [batch_rows[r["id"]]["template_id"] for r in recs]

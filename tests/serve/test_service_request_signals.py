@@ -80,9 +80,26 @@ def test_service_signals_equal_the_batch_signals_of_the_same_exchange(tmp_path: 
     assert len(seen) == 1
     online = seen[0]
     batch = default_batch_signals()([rec])[0]
-    assert online.keys() == batch.keys()
+    # the request-time subset (address, client, template, shape): every value is the batch's
+    assert set(online) <= set(batch)
     assert [k for k in online if not _same(online[k], batch[k])] == []
+    needed = {"ip_prefix", "is_hosting", "client_fp", "template_id", "templated"}
+    needed |= {"template_frame", "template_head", "system_hash", "shape_fp", "asn"}
+    assert needed <= set(online)
     assert online["template_id"] and online["client_fp"]
+
+
+def test_observe_after_a_subset_decide_still_has_the_content_features(tmp_path: Path) -> None:
+    from distillguard.online import RequestContext
+
+    _c, enf, _seen = _client(tmp_path)
+    rec = _rec("acct_obs", TEMPLATE.format(item=3), "198.51.100.23")
+    ctx = RequestContext.from_native(rec)
+    enf.decide(ctx)
+    enf.observe(ctx, {"status": 200, "usage": {"prompt_tokens": 50, "completion_tokens": 700}})
+    feats = enf.state.view(ctx, rec["timestamp"] + 1).features
+    assert feats["capability_top_share"] == 1.0  # capability detector ran at observe
+    assert feats["output_tokens"] == 700
 
 
 def test_template_of_an_enforced_account_is_evidence_over_http(tmp_path: Path) -> None:

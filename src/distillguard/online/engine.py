@@ -36,6 +36,7 @@ from .state import (
 )
 
 __all__ = [
+    "REQUEST_DETECTORS",
     "BatchSignalFn",
     "Enforcer",
     "SignalFn",
@@ -55,18 +56,30 @@ SignalFn = Callable[[dict[str, Any]], dict[str, Any]]
 BatchSignalFn = Callable[[list[dict[str, Any]]], list[dict[str, Any]]]
 
 
-def default_signals() -> SignalFn:
+#: Detectors whose signals a decision reads before the response exists: the request's
+#: identity (template, system prompt and request-shape fingerprints). Network and client
+#: enrichment always run. The content detectors (capability, elicitation) feed the
+#: online features, so they run at ``observe``, over the batch of served exchanges.
+REQUEST_DETECTORS = ("template", "shape")
+
+
+def default_signals(detectors: tuple[str, ...] | None = REQUEST_DETECTORS) -> SignalFn:
     """The batch signal definitions applied to one native record.
 
     Uses :func:`distillguard.signals.signals_for_exchange`, the single-exchange path that
     shares the batch rules, masks and hashes (tested equal to the batch output), so a
-    request can be decided on its template and capability signals at a cost of
-    a few hundred microseconds instead of building a one-row Arrow batch.
+    request is decided on its address, client, template and shape signals without
+    building a one-row Arrow batch. ``detectors`` limits the registry to those
+    detectors (default :data:`REQUEST_DETECTORS`, what ``decide`` and the evidence
+    sources read); ``None`` runs them all. Each signal computed has the batch value.
     """
     from ..ingest import normalize_native
     from ..signals import SignalContext, signals_for_exchange
+    from ..signals.registry import Registry
 
     sctx = SignalContext.default()
+    if detectors is not None:
+        sctx.registry = Registry([d for d in sctx.registry if d.name in detectors])
 
     def fn(record: dict[str, Any]) -> dict[str, Any]:
         return signals_for_exchange(normalize_native(record), sctx)
@@ -108,12 +121,16 @@ class Enforcer:
         *,
         signals: SignalFn | None = None,
         batch_signals: BatchSignalFn | None = None,
+        observe_signals: SignalFn | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.state = state
         self.policy = policy
         self.signals = signals
         self.batch_signals = batch_signals
+        #: all signals of one served exchange (the online features need the content
+        #: detectors that request-time ``signals`` may leave out); ``signals`` if None
+        self.observe_signals = observe_signals
         self.clock = clock
         self.state_errors = 0
         self._learn_rank = action_rank(policy.learn_indicators_from)
@@ -172,8 +189,8 @@ class Enforcer:
         """Merge a completed exchange into the account's online features."""
         t = context.ts if now is None else now
         if response is not None or context.signals is None:
-            context.signals = None
-            self.annotate(context, response)
+            fn = self.observe_signals or self.signals
+            context.signals = fn(context.to_native(response)) if fn is not None else {}
         sig = context.signals or {}
         try:
             self.state.observe(context, sig, t)

@@ -21,6 +21,7 @@ from typing import Any
 from ..errors import ConfigError
 from ..policy.load import load_policy
 from .engine import (
+    REQUEST_DETECTORS,
     BatchSignalFn,
     Enforcer,
     SignalFn,
@@ -37,10 +38,10 @@ __all__ = ["EventCount", "build_enforcer", "build_state", "enforcer_from_env"]
 log = logging.getLogger(__name__)
 
 
-def _request_signals() -> SignalFn | None:
+def _request_signals(detectors: tuple[str, ...] | None = REQUEST_DETECTORS) -> SignalFn | None:
     """Per-request signals (the batch definitions, one exchange): what ``decide`` sees."""
     try:
-        return default_signals()
+        return default_signals(detectors)
     except ImportError as exc:
         log.warning("per-exchange signals unavailable (%s); deciding without them", exc)
         return None
@@ -157,6 +158,7 @@ def build_enforcer(
         pol,
         signals=_request_signals() if signals else None,
         batch_signals=_batch_signals() if signals else None,
+        observe_signals=_request_signals(None) if signals else None,
         **kw,
     )
     return enforcer, watcher
