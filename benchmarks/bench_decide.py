@@ -3,8 +3,9 @@
 Rows:
 * ``decide``: the pure function on a realistic snapshot (verdict, evidence, ~60 online
   features, the default policy's five online rules). Target p99 < 1 ms.
-* ``enforcer memory`` / ``enforcer redis``: snapshot read + decide + record (what one
-  request costs the service), over many accounts.
+* ``view+decide+record``: snapshot read + decide + record, over many accounts, memory
+  and Redis state; ``signals+view+decide+record``: the same after the request-time
+  signals (what one request costs the service or the in-process gateway).
 * ``memory/account``: bytes per tracked account after each account's exchanges were
   observed with the real signals and features (tracemalloc; Redis: ``used_memory``).
 """
@@ -24,7 +25,7 @@ import numpy as np
 
 from distillguard.contracts import Verdict
 from distillguard.online import Enforcer, Evidence, MemoryState, RequestContext, StateView, decide
-from distillguard.online.engine import default_batch_signals
+from distillguard.online.engine import default_batch_signals, default_signals
 from distillguard.policy import default_policy
 
 POL = default_policy()
@@ -117,8 +118,10 @@ def _bench_pure(n: int) -> dict[str, Any]:
     return {"case": "decide (pure)", "n": n, **_pct(samples), "bytes_per_account": None}
 
 
-def _bench_enforcer(state: Any, label: str, n: int, accounts: int) -> dict[str, Any]:
-    enf = Enforcer(state, POL)
+def _bench_enforcer(
+    state: Any, label: str, n: int, accounts: int, *, signals: bool = False
+) -> dict[str, Any]:
+    enf = Enforcer(state, POL, signals=default_signals() if signals else None)
     state.load_verdicts(
         [Verdict(account_id=f"acct_{i}", risk=0.8, flagged=True) for i in range(0, accounts, 10)],
         [],
@@ -199,6 +202,16 @@ def run(scale: float) -> list[dict[str, Any]]:
     rows = [
         _bench_pure(n),
         _bench_enforcer(MemoryState(), "view+decide+record, memory", n, accounts),
+        # what the service and the gateway pay per request: the request-time signals
+        # (batch definitions: address, client, template, shape) before the decision;
+        # every account has its own address here, so each first request enriches one
+        _bench_enforcer(
+            MemoryState(),
+            "signals+view+decide+record, memory",
+            max(1000, n // 5),
+            accounts,
+            signals=True,
+        ),
         _memory_per_account(max(50, int(1000 * scale)), 20),
     ]
     srv = _redis_server()

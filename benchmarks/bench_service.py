@@ -6,7 +6,9 @@ generator runs as another process and sends ``POST /v1/decide`` at a fixed rate
 connections. Latency is measured from each request's *scheduled* send time, so a slow
 server cannot hide queueing (no coordinated omission). Target: p99 < 10 ms, no errors.
 The same run with Redis state follows when ``redis-server`` is installed. Memory per
-tracked account: the server's RSS growth over the run divided by the accounts it saw.
+tracked account: the server's RSS growth over the run divided by the accounts it saw
+(one account per distinct body, up to 20,000), and with Redis state Redis's own
+``used_memory`` growth divided the same way.
 ``server_cpu_ms_per_request`` (server CPU time / requests) says what one dedicated core
 sustains (1000 / it requests per second) when the machine is shared.
 
@@ -59,7 +61,7 @@ def _body(i: int) -> bytes:
 
 async def _load(port: int, rate: float, seconds: float, conns: int) -> dict[str, Any]:
     n = int(rate * seconds)
-    bodies = [_body(i) for i in range(min(n, 4096))]
+    bodies = [_body(i) for i in range(min(n, ACCOUNTS))]  # one account per body
     pool: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
     for _ in range(conns):
         pool.put_nowait(await asyncio.open_connection("127.0.0.1", port))
@@ -150,11 +152,26 @@ def _wait_ready(port: int, proc: subprocess.Popen[bytes]) -> None:
     raise RuntimeError("distillguard serve did not become ready")
 
 
+def _redis_used_bytes(url: str) -> int:
+    """Memory Redis holds for its data (``INFO memory`` ``used_memory``)."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        return int(client.info("memory")["used_memory"])
+    finally:
+        client.close()
+
+
 def _run_case(
     label: str, state: str, rate: float, seconds: float, workers: int = 1
 ) -> dict[str, Any]:
     port = _free_port()
     exe = Path(sys.executable).parent / "distillguard"
+    if state.startswith("redis"):
+        import redis
+
+        redis.Redis.from_url(state).flushdb()  # each case counts its own accounts
     server = subprocess.Popen(
         [str(exe), "serve", "--port", str(port), "--state", state, "--workers", str(workers)],
         stdout=subprocess.DEVNULL,
@@ -165,6 +182,8 @@ def _run_case(
         procs = _tree(server.pid)
         rss0 = sum(_rss_kb(p) for p in procs)
         cpu0 = sum(_cpu_s(p) for p in procs)
+        redis0 = _redis_used_bytes(state) if state.startswith("redis") else 0
+        load0 = os.getloadavg()[0]
         gen = subprocess.run(
             [
                 sys.executable,
@@ -185,6 +204,7 @@ def _run_case(
         res = json.loads(gen.stdout.strip().splitlines()[-1])
         rss1 = sum(_rss_kb(p) for p in procs)
         cpu1 = sum(_cpu_s(p) for p in procs)
+        redis1 = _redis_used_bytes(state) if state.startswith("redis") else 0
     finally:
         server.terminate()
         server.wait(timeout=15)
@@ -199,9 +219,11 @@ def _run_case(
         "max_ms": res["max_ms"],
         "errors": res["errors"],
         "server_cpu_ms_per_request": (cpu1 - cpu0) * 1000 / max(res["requests"], 1),
-        "load_avg_1m": os.getloadavg()[0],
+        "load_avg_1m": f"{load0:.1f} -> {os.getloadavg()[0]:.1f}",
+        "accounts": accounts,
         "server_rss_mb": rss1 / 1024,
         "rss_bytes_per_account": (rss1 - rss0) * 1024 / accounts,
+        "redis_bytes_per_account": (redis1 - redis0) / accounts if redis1 else None,
     }
 
 
