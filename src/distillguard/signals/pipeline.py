@@ -253,30 +253,6 @@ def materialise(
     schema = ctx.schema
     con = store.con
     tmp = f"{SIGNALS_TABLE}__new"
-    # one transaction for the whole build: DuckDB then compresses whole row groups once
-    # (a commit per batch cost ~40% more CPU), and a failure leaves the old table intact
-    con.execute("BEGIN")
-    try:
-        done = _build(store, ctx, schema, tmp, progress, batch_size, workers, total)
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    return done
-
-
-def _build(
-    store: Store,
-    ctx: SignalContext,
-    schema: pa.Schema,
-    tmp: str,
-    progress: Callable[[int, int], None] | None,
-    batch_size: int,
-    workers: int,
-    total: int,
-) -> int:
-    """The body of :func:`materialise`, inside its transaction."""
-    con = store.con
     con.execute(f"DROP TABLE IF EXISTS {tmp}")
     con.register("_sig_empty", schema.empty_table())
     con.execute(f"CREATE TABLE {tmp} AS SELECT * FROM _sig_empty")
@@ -312,6 +288,7 @@ def _build(
     # learn the corpus's templates, then resolve every template id against them
     vocab = TemplateVocabulary.learn(store, tmp, key_texts=lambda ids: _key_texts(store, ids))
     ctx.use_templates(vocab)
+    con.execute("BEGIN")
     vocab.save(store)
     # pass 1 wrote every template id as its frame; rows whose best-supported key is the
     # head or tail change now (joined by row id)
@@ -340,4 +317,5 @@ def _build(
     )
     con.execute(f"DROP TABLE IF EXISTS {SIGNALS_TABLE}")
     con.execute(f"ALTER TABLE {tmp} RENAME TO {SIGNALS_TABLE}")
+    con.execute("COMMIT")
     return done
