@@ -113,8 +113,9 @@ def _copy_actor_memory(src: Path, dst: Store) -> None:
     dst.con.execute("DETACH p1")
 
 
-def _replay(index: Any, store: Store, first_seen_cap: int = WITHIN) -> dict[str, int]:
-    """Exchanges each account had made when the watch first flagged it."""
+def _replay(index: Any, store: Store, targets: dict[str, str] | None = None) -> dict[str, int]:
+    """Exchanges each account had made when the watch first flagged it (and, into
+    ``targets``, the actor or cluster it was linked to)."""
     from distillguard.intel import ReturningActorWatch
 
     watch = ReturningActorWatch(index)
@@ -143,6 +144,8 @@ def _replay(index: Any, store: Store, first_seen_cap: int = WITHIN) -> dict[str,
             )
             if link is not None:
                 flagged[acc] = counts[acc]
+                if targets is not None:
+                    targets[acc] = link.target
     return flagged
 
 
@@ -202,7 +205,8 @@ def evaluate(
             a for (a,) in p2.con.execute("SELECT DISTINCT account_id FROM exchanges").fetchall()
         }
         t0 = time.perf_counter()
-        flagged_at = _replay(index, p2)
+        online_target: dict[str, str] = {}
+        flagged_at = _replay(index, p2, online_target)
         t_replay = time.perf_counter() - t0
     in_campaign2 = {a for c in camps2 for a in c.members}
     # an account is attributed when its own evidence corroborates its campaign's actor
@@ -246,6 +250,11 @@ def evaluate(
         "flagged_within": within / max(len(unknown), 1),
         "median_to_flag": med[len(med) // 2] if med else None,
         "replay_s": t_replay,
+        "online_wrong": sum(
+            online_target[a] != truth[a] and not _cluster(online_target[a])
+            for a in new_attack
+            if a in online_target
+        ),
     }
 
 
@@ -344,10 +353,12 @@ def summary(r: dict[str, Any]) -> dict[str, object]:
             f"{_pct(s['flagged_within'])} of {fresh}"
         ),
         "A: median exchanges to the online flag": s["median_to_flag"],
+        "A: attack flagged online under a wrong actor": s.get("online_wrong", "-"),
         "B with A's bundle: attack attributed to the right actor": _pct(pb["right"]),
         "B with A's bundle: attack given a wrong actor": pb["wrong"],
         "B with A's bundle: benign attributed": pb["benign_attributed"],
         f"B with A's bundle: flagged online within {WITHIN}": _pct(pb["flagged_within"]),
+        "B with A's bundle: attack flagged online under a wrong actor": pb.get("online_wrong", "-"),
         "B without the bundle: attack attributed to the right actor": _pct(alone["right"]),
         "B without the bundle: attack in some scan campaign": _pct(alone["attack_in_campaign"]),
         f"B without the bundle: flagged online within {WITHIN}": _pct(alone["flagged_within"]),
