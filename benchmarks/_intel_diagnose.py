@@ -40,6 +40,8 @@ def score_margins(root: Path, tag: str = "asis") -> dict[str, Any]:
         }
     best: dict[str, tuple[float, int, float]] = {}
     for a, per_target in links.items():
+        if index.known_account(a) is not None:  # as returning_accounts: not a newcomer
+            continue
         lk = max(per_target.values(), key=lambda x: x.score)
         best[a] = (lk.score, len(lk.families), lk.payment_score)
     benign = [a for a in active if not truth.get(a)]
