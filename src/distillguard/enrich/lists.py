@@ -249,7 +249,12 @@ class NetworkLists:
         for kind, prov, idx4, idx6, asns in self._build():
             hit = idx4.contains(addr, v4) | idx6.contains(addr, v6)
             if len(asns) and any_asn:  # without a known ASN no address can match
-                hit |= valid & (asn >= 0) & np.isin(asn, asns)
+                if n == 1:  # one address (the online path): a binary search, not np.isin
+                    j = int(np.searchsorted(asns, asn[0]))
+                    listed = j < len(asns) and asns[j] == asn[0]
+                    hit |= valid & (asn >= 0) & listed
+                else:
+                    hit |= valid & (asn >= 0) & np.isin(asn, asns)
             flags[kind] |= hit
             if prov is not None:
                 provider[hit & (provider == None)] = prov  # noqa: E711
