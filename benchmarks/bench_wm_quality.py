@@ -192,14 +192,15 @@ def _generate_task(args: tuple[str, list[dict[str, Any]], tuple[str, ...], int, 
     Path(path).write_text(json.dumps(out))
 
 
-def generate_all(scale: float) -> dict[str, Any]:
-    """Generate (or load from the cache) every answer; one process per missing task."""
+def generate_all(scale: float, tasks: set[str] | None = None) -> dict[str, Any]:
+    """Generate (or load from the cache) every answer (or only ``tasks``'); one process
+    per missing task."""
     data = shared_data_dir()
     if data is None:
         raise RuntimeError("needs ../shared/data")
     cache = Path(os.environ.get("DISTILLGUARD_BENCH_CACHE", "/tmp/distillguard-bench"))
     cache.mkdir(parents=True, exist_ok=True)
-    specs = _task_specs(data, scale)
+    specs = {t: v for t, v in _task_specs(data, scale).items() if tasks is None or t in tasks}
     paths = {t: cache / f"wm_quality_{t}_{len(v[0])}_{v[2]}.json" for t, v in specs.items()}
     todo = [(t, *specs[t], str(paths[t])) for t in specs if not paths[t].exists()]
     if todo:

@@ -223,13 +223,16 @@ def run(scale: float) -> list[dict[str, Any]]:
             break
         plain_docs.append(list(tok(text, add_special_tokens=False)["input_ids"]))
         marked_docs.append(list(tok(mark_text(text, key), add_special_tokens=False)["input_ids"]))
-    rows += _pair("lexical", plain_docs, marked_docs, steps, samples, _lexical_judge(tok), eos)
+    if not os.environ.get("DISTILLGUARD_WM_STUDENT_GREENLIST_ONLY"):
+        lex_judge = _lexical_judge(tok)
+        rows += _pair("lexical", plain_docs, marked_docs, steps, samples, lex_judge, eos)
     if os.environ.get("DISTILLGUARD_WM_STUDENT_LEXICAL_ONLY"):
         return rows
     from .bench_wm_quality import generate_all
 
-    gen = generate_all(1.0)
-    items = [i for task in gen["tasks"].values() for i in task]
+    only = os.environ.get("DISTILLGUARD_WM_STUDENT_TASKS")  # e.g. "chat": a subset of tasks
+    gen = generate_all(1.0, set(only.split(",")) if only else None)
+    items = [i for its in gen["tasks"].values() for i in its]
     plain_g = [i["plain_ids"] for i in items if i["plain_ids"]]
     marked_g = [i["greenlist_ids"] for i in items if i["greenlist_ids"]]
     rows += _pair("green-list", plain_g, marked_g, steps, samples, _greenlist_judge(), eos)
