@@ -23,6 +23,9 @@ from ..errors import InputError
 
 __all__ = ["MODEL_FORMAT", "AccountModel", "default_model_path", "train_model"]
 
+#: Decimals training features are rounded to (reproducible model files).
+ROUND_DECIMALS = 6
+
 #: Identifies distillguard model files; bumped when the layout changes.
 MODEL_FORMAT = "distillguard-account-model/1"
 
@@ -112,6 +115,10 @@ def train_model(
 ) -> AccountModel:
     """Fit LightGBM on ``matrix`` (rows x ``features``) against 0/1 ``labels``."""
     y = np.asarray(labels, dtype=float)
+    # DuckDB sums in parallel, so the same data gives features that differ in the 16th
+    # digit from run to run; rounding makes the fitted booster (its bin edges and
+    # thresholds) the same file every time
+    matrix = np.round(np.asarray(matrix, dtype=float), ROUND_DECIMALS)
     if y.size == 0 or y.min() == y.max():
         raise InputError("unusable labels", "training needs both attack and benign accounts")
     pos = float(y.sum())
