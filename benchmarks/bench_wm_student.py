@@ -14,7 +14,8 @@ A student is a GPT-2 built from a ``transformers`` config (2 layers, width 128, 
 mapped back before tracing), trained from scratch with AdamW. Each student then writes
 samples at temperature 1 from a start token, and ``trace_texts`` (lexical) or the
 green-list detector (token pairs) tests them, with the provider's key and with a wrong
-key. Sizes at scale 1: 60,000 training tokens per lexical student, all wm_quality
+key. Sizes at scale 1: 60,000 training tokens per lexical student
+(``DISTILLGUARD_WM_STUDENT_LEX_TOKENS``), all wm_quality
 answers per green-list student, 200 optimizer steps of 16 x 128 tokens, 256 samples of
 96 tokens. One thread: the machine this was built on is a shared 2-core CPU.
 """
@@ -213,7 +214,8 @@ def run(scale: float) -> list[dict[str, Any]]:
     samples = max(16, round(256 * scale))
     rows: list[dict[str, Any]] = []
     key = LexicalKey(SECRET)
-    budget = round(60_000 * scale)
+    # lexical training tokens (default 60,000 at any scale; fewer tokens, more epochs each)
+    budget = int(os.environ.get("DISTILLGUARD_WM_STUDENT_LEX_TOKENS", "60000"))
     plain_docs: list[list[int]] = []
     marked_docs: list[list[int]] = []
     texts = human_texts(data)
