@@ -26,7 +26,7 @@ from ..store import ROW_GROUP_ROWS
 from .chunks import DEFAULT_CHUNK_BYTES, MAX_LINE_BYTES, Chunk, iter_chunks, read_head
 from .formats import EXCHANGE_FORMATS, FORMATS, INPUT_SUFFIXES, detect_format, is_parquet
 from .native import normalize_native
-from .parse import ChunkResult, parse_chunk, parse_document
+from .parse import ChunkResult, keep_heap, parse_chunk, parse_document
 from .summary import IngestSummary, Rejection
 
 __all__ = [
@@ -95,7 +95,9 @@ class _Parser:
         self.pool: ProcessPoolExecutor | None = None
         if workers > 0:
             ctx = multiprocessing.get_context("spawn")
-            self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+            self.pool = ProcessPoolExecutor(
+                max_workers=workers, mp_context=ctx, initializer=keep_heap
+            )
 
     def close(self) -> None:
         if self.pool is not None:
