@@ -22,12 +22,12 @@ import pyarrow as pa
 
 from ..errors import DistillguardError, InputError
 from ..schema import EXCHANGE_SCHEMA
-from ..store import ROW_GROUP_ROWS
 from .chunks import DEFAULT_CHUNK_BYTES, MAX_LINE_BYTES, Chunk, iter_chunks, read_head
 from .formats import EXCHANGE_FORMATS, FORMATS, INPUT_SUFFIXES, detect_format, is_parquet
 from .native import normalize_native
 from .parse import ChunkResult, keep_heap, parse_chunk, parse_document
 from .summary import IngestSummary, Rejection
+from .writer import append_all, grouped, tune_store
 
 __all__ = [
     "APPEND_BYTES",
@@ -247,73 +247,6 @@ def _batches(
         summary.bytes_read += path.stat().st_size
 
 
-def _grouped(batches: Iterator[pa.RecordBatch], max_bytes: int) -> Iterator[pa.Table]:
-    """Group batches into tables of about ``max_bytes`` (one store transaction each)."""
-    group: list[pa.RecordBatch] = []
-    size = 0
-    for b in batches:
-        group.append(b)
-        size += b.nbytes
-        if size >= max_bytes:
-            yield pa.Table.from_batches(group, schema=EXCHANGE_SCHEMA)
-            group, size = [], 0
-    if group:
-        yield pa.Table.from_batches(group, schema=EXCHANGE_SCHEMA)
-
-
-def _append_all(
-    store: Any, tables: Iterator[pa.Table], summary: IngestSummary, append_bytes: int
-) -> None:
-    """Append every table; exchanges already stored (or repeated) count as duplicates.
-
-    Inside :meth:`~distillguard.store.Store.bulk_append` the store takes the tables as
-    they are and removes repeated ids once at the end of the run; a transaction is
-    committed once it holds ``append_bytes`` of Arrow data or a DuckDB row group of
-    rows, whichever comes first. A store object without ``bulk_append``
-    de-duplicates in each ``append_exchanges``, one transaction per table.
-    """
-    bulk_append = getattr(store, "bulk_append", None)
-    if bulk_append is None:
-        for table in tables:
-            new = store.append_exchanges(table)
-            summary.ingested += new
-            summary.duplicates += table.num_rows - new
-        return
-    rows = tx_rows = tx_bytes = 0
-    with bulk_append() as bulk:
-        for table in tables:
-            rows += store.append_exchanges(table)
-            tx_rows += table.num_rows
-            tx_bytes += table.nbytes
-            if tx_bytes >= append_bytes or tx_rows >= ROW_GROUP_ROWS:
-                store.commit_appends()
-                tx_rows = tx_bytes = 0
-    summary.ingested += bulk.new
-    summary.duplicates += rows - bulk.new
-
-
-def _tune_store(store: Any, workers: int) -> Callable[[], None]:
-    """Bound DuckDB's memory (unless the store set a limit) and, while worker processes
-    parse, keep DuckDB to one thread so it does not compete with them; returns the undo."""
-    con = getattr(store, "con", None)
-    if con is None:
-        return lambda: None
-    saved = {
-        k: con.execute(f"SELECT current_setting('{k}')").fetchone()[0]
-        for k in ("memory_limit", "threads")
-    }
-    if getattr(store, "memory_limit", "") is None:
-        con.execute(f"SET memory_limit='{STORE_MEMORY_LIMIT}'")
-    if workers > 0:
-        con.execute("SET threads=1")
-
-    def undo() -> None:
-        con.execute(f"SET memory_limit='{saved['memory_limit']}'")
-        con.execute(f"SET threads={int(saved['threads'])}")
-
-    return undo
-
-
 def _auto_workers(files: list[Path], workers: int | None) -> int:
     if workers is not None:
         return max(0, workers)
@@ -416,7 +349,7 @@ def ingest_paths(
         summary.formats["accounts"] += 1
         upsert(Path(accounts))
     parser = _Parser(_auto_workers(files, workers))
-    restore = _tune_store(store, parser.workers)
+    restore = tune_store(store, parser.workers, STORE_MEMORY_LIMIT)
     try:
         batches = _batches(
             files,
@@ -428,8 +361,8 @@ def ingest_paths(
             progress=progress,
             on_accounts=upsert,
         )
-        tables = _grouped(batches, min(append_bytes, HANDOFF_BYTES))
-        _append_all(store, tables, summary, append_bytes)
+        tables = grouped(batches, min(append_bytes, HANDOFF_BYTES))
+        append_all(store, tables, summary, append_bytes)
     finally:
         parser.close()
         restore()

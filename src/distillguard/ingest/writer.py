@@ -1,0 +1,81 @@
+"""The writing side of ingestion: canonical batches -> store transactions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pyarrow as pa
+
+from ..schema import EXCHANGE_SCHEMA
+from ..store import ROW_GROUP_ROWS
+from .summary import IngestSummary
+
+__all__ = ["append_all", "grouped", "tune_store"]
+
+
+def grouped(batches: Iterator[pa.RecordBatch], max_bytes: int) -> Iterator[pa.Table]:
+    """Group batches into tables of about ``max_bytes`` (one insert statement each)."""
+    group: list[pa.RecordBatch] = []
+    size = 0
+    for b in batches:
+        group.append(b)
+        size += b.nbytes
+        if size >= max_bytes:
+            yield pa.Table.from_batches(group, schema=EXCHANGE_SCHEMA)
+            group, size = [], 0
+    if group:
+        yield pa.Table.from_batches(group, schema=EXCHANGE_SCHEMA)
+
+
+def append_all(
+    store: Any, tables: Iterator[pa.Table], summary: IngestSummary, append_bytes: int
+) -> None:
+    """Append every table; exchanges already stored (or repeated) count as duplicates.
+
+    Inside :meth:`~distillguard.store.Store.bulk_append` the store takes the tables as
+    they are and removes repeated ids once at the end of the run; a transaction is
+    committed once it holds ``append_bytes`` of Arrow data or a DuckDB row group of
+    rows, whichever comes first. A store object without ``bulk_append``
+    de-duplicates in each ``append_exchanges``, one transaction per table.
+    """
+    bulk_append = getattr(store, "bulk_append", None)
+    if bulk_append is None:
+        for table in tables:
+            new = store.append_exchanges(table)
+            summary.ingested += new
+            summary.duplicates += table.num_rows - new
+        return
+    rows = tx_rows = tx_bytes = 0
+    with bulk_append() as bulk:
+        for table in tables:
+            rows += store.append_exchanges(table)
+            tx_rows += table.num_rows
+            tx_bytes += table.nbytes
+            if tx_bytes >= append_bytes or tx_rows >= ROW_GROUP_ROWS:
+                store.commit_appends()
+                tx_rows = tx_bytes = 0
+    summary.ingested += bulk.new
+    summary.duplicates += rows - bulk.new
+
+
+def tune_store(store: Any, workers: int, memory_limit: str) -> Callable[[], None]:
+    """Bound DuckDB's memory (unless the store set a limit) and, while worker processes
+    parse, keep DuckDB to one thread so it does not compete with them; returns the undo."""
+    con = getattr(store, "con", None)
+    if con is None:
+        return lambda: None
+    saved = {
+        k: con.execute(f"SELECT current_setting('{k}')").fetchone()[0]
+        for k in ("memory_limit", "threads")
+    }
+    if getattr(store, "memory_limit", "") is None:
+        con.execute(f"SET memory_limit='{memory_limit}'")
+    if workers > 0:
+        con.execute("SET threads=1")
+
+    def undo() -> None:
+        con.execute(f"SET memory_limit='{saved['memory_limit']}'")
+        con.execute(f"SET threads={int(saved['threads'])}")
+
+    return undo
