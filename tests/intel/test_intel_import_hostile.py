@@ -130,9 +130,7 @@ def test_a_failure_while_writing_rolls_everything_back(loaded, monkeypatch) -> N
     assert "disk full" in str(err)
 
 
-def test_an_oversized_pattern_and_an_object_without_a_type_are_refused(
-    loaded, monkeypatch
-) -> None:
+def test_an_oversized_pattern_and_an_object_without_a_type_are_refused(loaded, monkeypatch) -> None:
     store, doc, tmp = loaded
     no_type = [{k: v for k, v in o.items() if k != "type"} if o["type"] == "sighting" else o
                for o in doc["objects"]]  # fmt: skip
