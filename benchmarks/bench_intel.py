@@ -149,6 +149,12 @@ def _replay(index: Any, store: Store, targets: dict[str, str] | None = None) -> 
     return flagged
 
 
+def _corroborated(c: Any) -> list[str]:
+    info = c.extra.get("attribution")
+    members = info.get("corroborated_members") if isinstance(info, dict) else None
+    return list(members) if members is not None else list(c.members)
+
+
 def _cluster(target: str | None) -> bool:
     return bool(target) and str(target).startswith("banned-accounts")
 
@@ -211,10 +217,7 @@ def evaluate(
     in_campaign2 = {a for c in camps2 for a in c.members}
     # an account is attributed when its own evidence corroborates its campaign's actor
     by_campaign = {
-        a: c.attributed_actor.actor
-        for c in camps2
-        if c.attributed_actor
-        for a in c.extra.get("attribution", {}).get("corroborated_members", c.members)
+        a: c.attributed_actor.actor for c in camps2 if c.attributed_actor for a in _corroborated(c)
     }
     in_attributed = {a for c in camps2 if c.attributed_actor for a in c.members}
     new_attack = [a for a in active2 if truth.get(a) and a in period2]
