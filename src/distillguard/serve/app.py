@@ -184,7 +184,9 @@ def _flag(request: Request, name: str) -> bool:
     raise InputError("bad_query", f"{name} must be a boolean, not {value!r}", field=name)
 
 
-_INVALID = {422: {"description": "invalid request: the field and why, as FastAPI reports it"}}
+_INVALID: dict[int | str, dict[str, Any]] = {
+    422: {"description": "invalid request: the field and why, as FastAPI reports it"}
+}
 
 
 def _bad_request(exc: ValidationError | InputError | ValueError) -> JSONResponse:
