@@ -116,7 +116,14 @@ def test_shipped_default_model_matches_the_feature_set() -> None:
     assert len(scales) >= 3, "the default model is trained across several scales"
     assert not any(set(MODEL_EXCLUDED) & set(m.features)), "population-size columns are out"
     store, _ = filled_store(n_benign=5, n_attack=3)
-    known = set(FEATURE_COLUMNS) | set(graph_features(build_links(store.con)))
+    from distillguard.communities import Communities
+    from distillguard.scoring import scale_free_features
+
+    one = Communities(
+        np.zeros(1, dtype=np.int64), np.ones(1, dtype=np.int64), np.zeros(1), np.zeros(1)
+    )
+    free = scale_free_features(np.zeros((1, len(FEATURE_COLUMNS))), list(FEATURE_COLUMNS), one)
+    known = set(FEATURE_COLUMNS) | set(graph_features(build_links(store.con))) | set(free)
     behaviour_and_graph = [f for f in m.features if not f.startswith("c_")]
     missing = [f for f in behaviour_and_graph if f not in known]
     assert len(missing) <= 0.1 * len(behaviour_and_graph), f"retrain the model: {missing}"
