@@ -69,12 +69,19 @@ def test_decide_is_pure_same_input_same_output_and_nothing_mutated() -> None:
 
 
 def test_default_policy_treats_a_verdict_alone_as_evidence_not_a_sentence() -> None:
-    d = _decide(_ctx(), _view(verdict=_verdict(0.97, "block")), default_policy())
+    d = _decide(_ctx(), _view(verdict=_verdict(0.9, "block")), default_policy())
     assert d.action == "monitor" and d.reasons == ["verdict_flagged"]
-    corroborated = _view(
-        verdict=_verdict(0.97, "block"), evidence=[Evidence("banned_link", "pm_1")]
-    )
+    corroborated = _view(verdict=_verdict(0.9, "block"), evidence=[Evidence("banned_link", "pm_1")])
     assert _decide(_ctx(), corroborated, default_policy()).action in ("degrade", "block")
+
+
+def test_an_all_but_certain_verdict_counts_in_full() -> None:
+    pol = default_policy()
+    assert pol.verdict_full_weight_from == 0.95
+    sure = _decide(_ctx(), _view(verdict=_verdict(0.99, "block")), pol)
+    assert sure.action == "block" and sure.risk >= 0.99 * 0.999
+    unsure = _decide(_ctx(), _view(verdict=_verdict(0.94, "block")), pol)
+    assert unsure.action == "monitor" and abs(unsure.risk - 0.94 * pol.verdict_weight) < 1e-9
 
 
 def test_batch_indicators_do_not_count_twice_for_accounts_the_scan_judged() -> None:

@@ -97,8 +97,9 @@ def _evidence(view: StateView, policy: Policy) -> tuple[list[tuple[str, float]],
     campaign = ""
     v = view.verdict
     if v is not None and view.now - view.verdict_loaded_at <= policy.ttl.verdict_s:
-        if v.risk > 0 and policy.verdict_weight > 0:
-            r = v.risk * policy.verdict_weight
+        weight = 1.0 if v.risk >= policy.verdict_full_weight_from else policy.verdict_weight
+        if v.risk > 0 and weight > 0:
+            r = v.risk * weight
             contribs.append(("verdict_flagged" if v.flagged else "verdict_risk", r))
         if v.flagged and policy.follow_verdict_action and _RANK[v.action] > _RANK[floor]:
             floor = v.action

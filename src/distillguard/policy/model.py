@@ -232,6 +232,13 @@ class Policy(_Strict):
         le=1.0,
         description="the batch verdict's risk is scaled by this before it joins the noisy-or",
     )
+    verdict_full_weight_from: float = Field(
+        default=1.0,
+        ge=0.0,
+        le=1.0,
+        description="a verdict at least this sure counts at full weight (verdict_weight "
+        "applies below it); 1.0: only a certain verdict",
+    )
     look_alike_evidence: list[str] = Field(
         default_factory=lambda: ["campaign_ip", "campaign_client", "campaign_template"],
         description="evidence kinds that only say 'resembles an enforced account'",
