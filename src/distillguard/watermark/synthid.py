@@ -72,7 +72,7 @@ class SynthIDDetector:
             sampling_table_size=cfg.sampling_table_size,
             sampling_table_seed=cfg.sampling_table_seed,
             context_history_size=cfg.context_history_size,
-            device="cpu",
+            device=torch.device("cpu"),
         )
         self.table_size = int(cfg.sampling_table_size)
         self.table_ones = int(self._proc.sampling_table.sum())
