@@ -217,7 +217,9 @@ def generate_all(scale: float, tasks: set[str] | None = None) -> dict[str, Any]:
 
 
 def _row(metric: str, setting: str, value: float, n: int) -> dict[str, Any]:
-    return {"metric": metric, "setting": setting, "value": float(value), "n": int(n)}
+    # "shown": the value with 3 significant digits (p-values like 1e-40 read as 0.000 otherwise)
+    v = float(value)
+    return {"metric": metric, "setting": setting, "value": v, "shown": f"{v:.3g}", "n": int(n)}
 
 
 def quality_rows(gen: dict[str, Any]) -> list[dict[str, Any]]:
