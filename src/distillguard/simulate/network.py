@@ -15,7 +15,7 @@ import csv
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from functools import lru_cache
 from pathlib import Path
 
@@ -82,20 +82,33 @@ _FALLBACK: dict[str, list[str]] = {
     "proxy": ["103.152.112.0/22", "45.77.0.0/16", "190.61.88.0/21"],
 }
 
-_FALLBACK_SDKS: list[tuple[str, str, str]] = [
-    ("anthropic-sdk-python", "0.39.0", "2024-11-12"),
-    ("anthropic-sdk-python", "0.49.0", "2025-02-28"),
-    ("anthropic-sdk-python", "0.57.1", "2025-07-03"),
-    ("anthropic-sdk-python", "0.64.0", "2025-08-13"),
-    ("anthropic-sdk-python", "0.72.0", "2025-11-04"),
-    ("openai-python", "1.54.4", "2024-11-13"),
-    ("openai-python", "1.66.3", "2025-03-12"),
-    ("openai-python", "1.97.1", "2025-07-22"),
-    ("openai-python", "2.8.0", "2025-11-13"),
-    ("openai-node", "4.73.0", "2024-11-20"),
-    ("openai-node", "5.10.2", "2025-07-22"),
-    ("openai-node", "6.9.0", "2025-11-13"),
+#: First version and date of each SDK in the built-in release history (used when the
+#: changelog table is absent). Real SDKs ship about weekly, so the fallback does too: a
+#: handful of versions would give every simulated user one of a few exact client
+#: fingerprints, a far less varied world than real traffic (890 versions in the table).
+_FALLBACK_SDK_START: list[tuple[str, tuple[int, int, int], str]] = [
+    ("anthropic-sdk-python", (0, 39, 0), "2024-11-12"),
+    ("openai-python", (1, 54, 4), "2024-11-13"),
+    ("openai-node", (4, 73, 0), "2024-11-20"),
 ]
+_FALLBACK_SDK_END = "2026-12-31"
+
+
+def _fallback_sdks() -> list[tuple[str, str, str]]:
+    """A weekly release history per SDK: a minor version every third release, else a patch."""
+    out: list[tuple[str, str, str]] = []
+    end = date.fromisoformat(_FALLBACK_SDK_END)
+    for sdk, (major, minor, patch), first in _FALLBACK_SDK_START:
+        day, n = date.fromisoformat(first), 0
+        while day <= end:
+            out.append((sdk, f"{major}.{minor}.{patch}", day.isoformat()))
+            n += 1
+            minor, patch = (minor + 1, 0) if n % 3 == 0 else (minor, patch + 1)
+            day += timedelta(days=7)
+    return out
+
+
+_FALLBACK_SDKS: list[tuple[str, str, str]] = _fallback_sdks()
 
 _FALLBACK_BROWSERS = [
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
