@@ -10,12 +10,7 @@ the upstream.
 from __future__ import annotations
 
 import json
-import os
 import secrets
-import shutil
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -26,27 +21,12 @@ from typing import Any, ClassVar
 import httpx
 import pytest
 
+from dg_litellm_harness import free_port, proxy_env, running_proxy
 from distillguard.contracts import Verdict, write_verdicts
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _litellm_bin() -> str | None:
-    env = os.environ.get("DISTILLGUARD_LITELLM_BIN")
-    if env:
-        return env
-    local = ROOT / ".venv" / "litellm-proxy" / "bin" / "litellm"
-    if local.exists():
-        return str(local)
-    return shutil.which("litellm")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class _Upstream(BaseHTTPRequestHandler):
@@ -122,9 +102,6 @@ def _setup(tmp: Path) -> tuple[ThreadingHTTPServer, str, Path]:
 def _launch(
     tmp: Path, up_url: str, guardrail_extra: str, env_extra: dict[str, str]
 ) -> Iterator[str]:
-    binary = _litellm_bin()
-    if binary is None:
-        pytest.skip("no LiteLLM proxy: run `make install` (creates .venv/litellm-proxy)")
     models = "\n".join(
         f"  - model_name: {m}\n    litellm_params: {{model: openai/{m}, api_base: {up_url}, "
         "api_key: sk-fake}"
@@ -139,44 +116,9 @@ def _launch(
         "litellm_settings:\n"
         '  callbacks: ["distillguard.gateways.litellm_logger.distillguard_logger"]\n'
     )
-    port = _free_port()
-    env = dict(
-        os.environ,
-        LITELLM_LOCAL_MODEL_COST_MAP="True",
-        LITELLM_MASTER_KEY=MASTER_KEY,
-        NO_PROXY="*",
-        **env_extra,
-    )
-    env.pop("DATABASE_URL", None)
-    log = (tmp / "proxy.log").open("w")
-    proc = subprocess.Popen(
-        [binary, "--config", str(tmp / "config.yaml"), "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=tmp,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 120
-        while time.time() < deadline and proc.poll() is None:
-            try:
-                if httpx.get(f"{base}/health/liveliness", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        if proc.poll() is not None:
-            sys.stderr.write((tmp / "proxy.log").read_text()[-4000:])
-            pytest.fail("LiteLLM proxy exited at start")
+    env = proxy_env(MASTER_KEY, **env_extra)
+    with running_proxy(tmp, env) as base:
         yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 @pytest.fixture(scope="module")
@@ -211,7 +153,7 @@ def proxy_http(
     enforcer, watcher = build_enforcer(
         policy=tmp / "policy.yaml", verdicts=verdicts, accounts=tmp / "accounts.jsonl"
     )
-    port = _free_port()
+    port = free_port()
     app = create_app(enforcer, watcher=watcher, observe_every_s=0.05)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
     th = threading.Thread(target=server.run, daemon=True)

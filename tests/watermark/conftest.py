@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import random
+import sys
+from pathlib import Path
 
 import pytest
 
 from distillguard.watermark._table import PAIRS
+
+# the shared test helpers in tests/ (the LiteLLM proxy harness) are importable
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 _FILLER = [
     "the",

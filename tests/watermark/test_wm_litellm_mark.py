@@ -10,12 +10,7 @@ install``), skipped otherwise.
 from __future__ import annotations
 
 import json
-import os
 import secrets
-import shutil
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -26,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
+from dg_litellm_harness import proxy_env, running_proxy
 from distillguard.cli import main
 from distillguard.contracts import Verdict, write_verdicts
 from distillguard.watermark.lexical import LexicalKey, detect_text
@@ -124,24 +120,9 @@ mark: {{method: lexical, tiers: [high], key_env: {KEY_VAR}}}
 """
 
 
-def _bin() -> str | None:
-    env = os.environ.get("DISTILLGUARD_LITELLM_BIN")
-    local = ROOT / ".venv" / "litellm-proxy" / "bin" / "litellm"
-    return env or (str(local) if local.exists() else shutil.which("litellm"))
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A LiteLLM proxy whose guardrail runs pre- and post-call, marking the high tier."""
-    binary = _bin()
-    if binary is None:
-        pytest.skip("no LiteLLM proxy: run `make install` (creates .venv/litellm-proxy)")
     tmp = tmp_path_factory.mktemp("litellm-mark")
     up = ThreadingHTTPServer(("127.0.0.1", 0), _Upstream)
     threading.Thread(target=up.serve_forever, daemon=True).start()
@@ -160,46 +141,16 @@ def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "    litellm_params: {guardrail: distillguard.gateways.litellm_guardrail."
         "DistillguardGuardrail, mode: [pre_call, post_call], default_on: true}\n"
     )
-    env = dict(
-        os.environ,
-        LITELLM_LOCAL_MODEL_COST_MAP="True",
-        LITELLM_MASTER_KEY=MASTER,
-        NO_PROXY="*",
+    env = proxy_env(
+        MASTER,
         DISTILLGUARD_POLICY=str(tmp / "policy.yaml"),
         DISTILLGUARD_VERDICTS=str(tmp / "scan"),
         **{KEY_VAR: SECRET},
     )
-    env.pop("DATABASE_URL", None)
-    port = _port()
-    log = (tmp / "proxy.log").open("w")
-    proc = subprocess.Popen(
-        [binary, "--config", str(tmp / "config.yaml"), "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=tmp,
-    )
-    base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.time() + 120
-        while time.time() < deadline and proc.poll() is None:
-            try:
-                if httpx.get(f"{base}/health/liveliness", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        if proc.poll() is not None:
-            sys.stderr.write((tmp / "proxy.log").read_text()[-4000:])
-            pytest.fail("LiteLLM proxy exited at start")
-        yield base
+        with running_proxy(tmp, env) as base:
+            yield base
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
         up.shutdown()
 
 
