@@ -6,6 +6,7 @@ liveness and clean up the same way.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -14,7 +15,9 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -29,6 +32,40 @@ def litellm_binary() -> str | None:
         return env
     local = ROOT / ".venv" / "litellm-proxy" / "bin" / "litellm"
     return str(local) if local.exists() else shutil.which("litellm")
+
+
+def completion(
+    model: str, content: str, prompt_tokens: int, completion_tokens: int
+) -> dict[str, Any]:
+    """An OpenAI chat completion, as the fake upstream model answers."""
+    return {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": content},
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
+    }
+
+
+def send_json(handler: BaseHTTPRequestHandler, obj: dict[str, Any]) -> None:
+    """Answer the fake upstream's request with ``obj`` as a 200 JSON body."""
+    raw = json.dumps(obj).encode()
+    handler.send_response(200)
+    handler.send_header("content-type", "application/json")
+    handler.send_header("content-length", str(len(raw)))
+    handler.end_headers()
+    handler.wfile.write(raw)
 
 
 def free_port() -> int:

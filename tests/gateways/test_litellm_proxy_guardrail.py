@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 import httpx
 import pytest
 
-from dg_litellm_harness import free_port, proxy_env, running_proxy
+from dg_litellm_harness import completion, free_port, proxy_env, running_proxy, send_json
 from distillguard.contracts import Verdict, write_verdicts
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
@@ -36,26 +36,7 @@ class _Upstream(BaseHTTPRequestHandler):
         n = int(self.headers.get("content-length") or 0)
         body = json.loads(self.rfile.read(n) or b"{}")
         type(self).seen.append(body)
-        out = {
-            "id": "chatcmpl-fake",
-            "object": "chat.completion",
-            "created": int(time.time()),
-            "model": body.get("model", "x"),
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": "fake answer"},
-                    "finish_reason": "stop",
-                }
-            ],
-            "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18},
-        }
-        raw = json.dumps(out).encode()
-        self.send_response(200)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(raw)))
-        self.end_headers()
-        self.wfile.write(raw)
+        send_json(self, completion(body.get("model", "x"), "fake answer", 11, 7))
 
     def log_message(self, *args: Any) -> None:
         pass

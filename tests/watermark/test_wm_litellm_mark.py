@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
-from dg_litellm_harness import proxy_env, running_proxy
+from dg_litellm_harness import completion, proxy_env, running_proxy, send_json
 from distillguard.cli import main
 from distillguard.contracts import Verdict, write_verdicts
 from distillguard.watermark.lexical import LexicalKey, detect_text
@@ -83,26 +83,7 @@ class _Upstream(BaseHTTPRequestHandler):
                 self.wfile.write(b"data: " + json.dumps(chunk).encode() + b"\n\n")
             self.wfile.write(b"data: [DONE]\n\n")
             return
-        out = {
-            "id": "chatcmpl-fake",
-            "object": "chat.completion",
-            "created": int(time.time()),
-            "model": body.get("model", "x"),
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": ANSWER},
-                    "finish_reason": "stop",
-                }
-            ],
-            "usage": {"prompt_tokens": 11, "completion_tokens": 300, "total_tokens": 311},
-        }
-        raw = json.dumps(out).encode()
-        self.send_response(200)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(raw)))
-        self.end_headers()
-        self.wfile.write(raw)
+        send_json(self, completion(body.get("model", "x"), ANSWER, 11, 300))
 
     def log_message(self, *args: Any) -> None:
         pass
