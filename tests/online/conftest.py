@@ -5,12 +5,16 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+# the shared test helpers in tests/ (policy files) are importable
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def _free_port() -> int:

@@ -11,6 +11,7 @@ from typing import Any
 
 import uvicorn
 
+from dg_policy_helpers import strict_policy_file
 from distillguard.cli import main
 from distillguard.contracts import Verdict, read_decisions, write_verdicts
 from distillguard.online.setup import build_enforcer
@@ -40,19 +41,6 @@ def _rec(i: int, account: str, minute: int) -> dict[str, Any]:
         },
         "response": {"status": 200, "usage": {"prompt_tokens": 10, "completion_tokens": 50}},
     }
-
-
-def strict_policy_file(folder: Path) -> Path:
-    """The packaged policy, but trusting scan verdicts fully (tests drive actions by verdicts)."""
-    from importlib import resources
-
-    text = resources.files("distillguard.policy").joinpath("default.yaml").read_text()
-    text = text.replace("verdict_weight: 0.5", "verdict_weight: 1.0").replace(
-        "follow_verdict_action: false", "follow_verdict_action: true"
-    )
-    path = folder / "strict-policy.yaml"
-    path.write_text(text)
-    return path
 
 
 def _log(tmp: Path) -> tuple[Path, Path]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,23 +14,14 @@ from distillguard.contracts import Verdict, write_verdicts
 from distillguard.online.setup import build_enforcer
 from distillguard.serve import create_app
 
+# the shared test helpers in tests/ (policy files) are importable
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from dg_policy_helpers import strict_policy_file
+
 
 def write_scan(folder: Path, verdicts: list[Verdict]) -> None:
     """Write verdicts.csv the way scan does."""
     write_verdicts(folder / "verdicts.csv", verdicts)
-
-
-def strict_policy_file(folder: Path) -> Path:
-    """The packaged policy, but trusting scan verdicts fully (tests drive actions by verdicts)."""
-    from importlib import resources
-
-    text = resources.files("distillguard.policy").joinpath("default.yaml").read_text()
-    text = text.replace("verdict_weight: 0.5", "verdict_weight: 1.0").replace(
-        "follow_verdict_action: false", "follow_verdict_action: true"
-    )
-    path = folder / "strict-policy.yaml"
-    path.write_text(text)
-    return path
 
 
 @pytest.fixture
