@@ -176,34 +176,17 @@ def trace_texts(
             conclusive_p,
         )
     )
-    if greenlist is not None:
-        detector, encode = greenlist
-        gen = detector.score_pooled([encode(t) for t in texts])
+    for method, unit, pair in (
+        ("greenlist", "token pairs", greenlist),
+        ("synthid", "g-value positions", synthid),
+    ):
+        if pair is None:
+            continue
+        detector, encode = pair
+        ev = detector.score_pooled([encode(t) for t in texts])
         report.evidence.append(
             _judge(
-                "greenlist",
-                "token pairs",
-                gen.scored,
-                gen.green,
-                gen.null_rate,
-                gen.p_value,
-                per_test,
-                conclusive_p,
-            )
-        )
-    if synthid is not None:
-        sdet, sencode = synthid
-        sev = sdet.score_pooled([sencode(t) for t in texts])
-        report.evidence.append(
-            _judge(
-                "synthid",
-                "g-value positions",
-                sev.scored,
-                sev.green,
-                sev.null_rate,
-                sev.p_value,
-                per_test,
-                conclusive_p,
+                method, unit, ev.scored, ev.green, ev.null_rate, ev.p_value, per_test, conclusive_p
             )
         )
     return report
