@@ -18,10 +18,20 @@ from distillguard.online import (
 )
 from distillguard.online import decide as _decide
 from distillguard.policy import default_policy, parse_policy
+from distillguard.policy.model import Corroboration
 
 NOW = 1_800_000_000.0
-#: The default policy, but trusting scan verdicts fully (these tests exercise verdicts).
-POL = default_policy().model_copy(update={"verdict_weight": 1.0, "follow_verdict_action": True})
+#: The default policy, but trusting scan verdicts fully and weighing every kind of
+#: evidence on its own (no families, no corroboration limits): these tests exercise
+#: verdicts, tiers and account types; families have their own tests.
+POL = default_policy().model_copy(
+    update={
+        "verdict_weight": 1.0,
+        "follow_verdict_action": True,
+        "families": {},
+        "corroboration": Corroboration(),
+    }
+)
 
 
 def decide(ctx: RequestContext, view: StateView, policy: Any = None) -> Any:

@@ -2,9 +2,12 @@
 
 :func:`decide` does no I/O and changes nothing: the same context, snapshot and policy
 always give the same decision. The steps follow :mod:`distillguard.policy.model`:
-allowlist, risk as the noisy-or of all evidence (each with its contribution, as data),
-tier, floors from reasons and evidence, sticky enforcements, account-type shaping
-(step-up verification, enterprise ceiling with alert), rate limit, degrade rewrite.
+allowlist; evidence grouped in families (``policy.families``: kinds that measure the
+same thing count once, the strongest), risk as the noisy-or of the families; tier and
+floors from reasons and evidence; the corroboration limits (one family alone goes no
+further than ``corroboration.single_family_max``, a block needs
+``corroboration.block_min_families``); sticky enforcements; account-type shaping
+(step-up verification, enterprise ceiling with alert); rate limit; degrade rewrite.
 """
 
 from __future__ import annotations
@@ -90,29 +93,57 @@ def _allowlisted(ctx: RequestContext, view: StateView, policy: Policy) -> bool:
     )
 
 
-def _evidence(view: StateView, policy: Policy) -> tuple[list[tuple[str, float]], Action, str]:
-    """Risk contributions, the action floor, and the campaign the evidence points at."""
-    contribs: list[tuple[str, float]] = []
+@dataclass(slots=True)
+class _Found:
+    """What the evidence says before it is combined."""
+
+    contribs: list[tuple[str, float, str]]  # (reason, risk, family)
     floor: Action = "allow"
-    campaign = ""
+    campaign: str = ""
+    decisive: bool = False
+
+
+def _verdict_family(codes: list[str], policy: Policy) -> str:
+    """A verdict belongs to the family of its reason codes when they all share one
+    (a scan verdict that only says "linked to banned accounts" is the link family's);
+    otherwise to the family of ``verdict_flagged`` (the scan's own judgement)."""
+    fams = {policy.family_of(c) for c in codes}
+    fams.discard("")
+    if len(fams) == 1:
+        only = next(iter(fams))
+        if only in policy.families:
+            return only
+    return policy.family_of("verdict_flagged")
+
+
+def _evidence(view: StateView, policy: Policy) -> _Found:
+    """Risk contributions with their families, the action floor, the campaign pointed at."""
+    found = _Found([])
+    contribs = found.contribs
+    fam = policy.family_of
+    decisive_kinds = policy.corroboration.decisive
     v = view.verdict
-    if v is not None and view.now - view.verdict_loaded_at <= policy.ttl.verdict_s:
-        weight = 1.0 if v.risk >= policy.verdict_full_weight_from else policy.verdict_weight
+    judged = v is not None and view.now - view.verdict_loaded_at <= policy.ttl.verdict_s
+    if v is not None and judged:
+        certain = v.risk >= policy.verdict_full_weight_from
+        weight = 1.0 if certain else policy.verdict_weight
+        vfam = _verdict_family(v.reasons, policy)
         if v.risk > 0 and weight > 0:
-            r = v.risk * weight
-            contribs.append(("verdict_flagged" if v.flagged else "verdict_risk", r))
-        if v.flagged and policy.follow_verdict_action and _RANK[v.action] > _RANK[floor]:
-            floor = v.action
-        campaign = v.campaign_id
+            contribs.append(
+                ("verdict_flagged" if v.flagged else "verdict_risk", v.risk * weight, vfam)
+            )
+            found.decisive |= certain and v.flagged
+        if v.flagged and policy.follow_verdict_action and _RANK[v.action] > _RANK[found.floor]:
+            found.floor = v.action
+        found.campaign = v.campaign_id
         for code in v.reasons:
             rr = policy.reasons.get(code)
             if rr is not None:
                 if rr.risk > 0:
-                    contribs.append((code, rr.risk))
-                if _RANK[rr.min_action] > _RANK[floor]:
-                    floor = rr.min_action
+                    contribs.append((code, rr.risk, fam(code)))
+                if _RANK[rr.min_action] > _RANK[found.floor]:
+                    found.floor = rr.min_action
     seen: set[str] = set()
-    judged = v is not None and view.now - view.verdict_loaded_at <= policy.ttl.verdict_s
     for ev in view.evidence:
         rule = policy.evidence.get(ev.kind)
         if rule is None or ev.kind in seen:
@@ -120,11 +151,12 @@ def _evidence(view: StateView, policy: Policy) -> tuple[list[tuple[str, float]],
         if judged and ev.detail == "batch":
             continue  # the scan already weighed its own campaign's indicators for this account
         seen.add(ev.kind)
-        contribs.append((ev.kind, rule.risk * ev.weight))
-        if _RANK[rule.min_action] > _RANK[floor]:
-            floor = rule.min_action
-        if not campaign and ev.campaign_id:
-            campaign = ev.campaign_id
+        contribs.append((ev.kind, rule.risk * ev.weight, fam(ev.kind)))
+        if _RANK[rule.min_action] > _RANK[found.floor]:
+            found.floor = rule.min_action
+        found.decisive |= ev.kind in decisive_kinds
+        if not found.campaign and ev.campaign_id:
+            found.campaign = ev.campaign_id
     fresh = policy.new_accounts
     acct = view.account
     if (
@@ -134,7 +166,7 @@ def _evidence(view: StateView, policy: Policy) -> tuple[list[tuple[str, float]],
         and view.now - acct.created_at < fresh.max_age_days * 86400.0
         and any(k in fresh.with_evidence for k in seen)
     ):
-        contribs.append((fresh.reason, fresh.risk))
+        contribs.append((fresh.reason, fresh.risk, fam(fresh.reason)))
     feats = view.features
     for orule in policy.online_rules:
         if view.events < orule.min_events:
@@ -144,8 +176,26 @@ def _evidence(view: StateView, policy: Policy) -> tuple[list[tuple[str, float]],
             if x is None or not _cmp(cond.op, float(x), cond.value):
                 break
         else:
-            contribs.append((orule.reason, orule.risk))
-    return contribs, floor, campaign
+            contribs.append((orule.reason, orule.risk, fam(orule.reason)))
+    return found
+
+
+def _combine(contribs: list[tuple[str, float, str]], pol: Policy) -> dict[str, float]:
+    """Risk per evidence family: the strongest of its kinds (look-alike kinds of one
+    family together, noisy-or, add at most ``look_alike_cap``)."""
+    fam_risk: dict[str, float] = {}
+    shared_keep: dict[str, float] = {}
+    for name, r, f in contribs:
+        r = min(max(r, 0.0), 1.0)
+        if name in pol.look_alike_evidence:
+            shared_keep[f] = shared_keep.get(f, 1.0) * (1.0 - r)
+        elif r > fam_risk.get(f, 0.0):
+            fam_risk[f] = r
+    for f, keep in shared_keep.items():
+        la = min(1.0 - keep, pol.look_alike_cap)
+        if la > fam_risk.get(f, 0.0):
+            fam_risk[f] = la
+    return fam_risk
 
 
 def _mark_for(ctx: RequestContext, pol: Policy, tier: str, action: Action) -> str | None:
@@ -179,21 +229,28 @@ def decide(context: RequestContext, state: StateView, policy: Policy | None = No
         optin = pol.mark.method if opted else None
         return Decision("allow", 0.0, pol.tiers[0].name, ["allowlisted"], mark=optin)
 
-    contribs, floor, campaign = _evidence(view, pol)
+    found = _evidence(view, pol)
+    fam_risk = _combine(found.contribs, pol)
     keep = 1.0
-    shared_keep = 1.0  # look-alike evidence (shared address, client, template) is one voice
-    for name, r in contribs:
-        r = min(max(r, 0.0), 1.0)
-        if name in pol.look_alike_evidence:
-            shared_keep *= 1.0 - r
-        else:
-            keep *= 1.0 - r
-    keep *= 1.0 - min(1.0 - shared_keep, pol.look_alike_cap)
+    for r in fam_risk.values():
+        keep *= 1.0 - r
     risk = 1.0 - keep
     tier = pol.tier_for(risk)
+    floor = found.floor
     action: Action = tier.action if _RANK[tier.action] >= _RANK[floor] else floor
-    contribs.sort(key=lambda c: -c[1])
+    contribs = sorted(((n, r) for n, r, _ in found.contribs), key=lambda c: -c[1])
     reasons = [c[0] for c in contribs]
+    campaign = found.campaign
+
+    corr = pol.corroboration
+    if not found.decisive:
+        n_fam = sum(1 for r in fam_risk.values() if r >= corr.family_min_risk)
+        if n_fam <= 1 and _RANK[action] > _RANK[corr.single_family_max]:
+            action = corr.single_family_max
+            reasons.append("uncorroborated")
+        elif action == "block" and n_fam < corr.block_min_families:
+            action = "degrade"
+            reasons.append("graded")
 
     enf = view.enforcement
     if enf is not None and enf.until > view.now and _RANK[enf.action] > _RANK[action]:

@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from ..contracts import read_campaigns, read_verdicts
+from ..contracts import Campaign, Verdict, read_campaigns, read_verdicts
 from ..errors import InputError
 from ..policy.model import Policy, action_rank
 from .context import RequestContext
@@ -231,9 +231,16 @@ def read_accounts(path: str | Path) -> list[AccountRecord]:
 class VerdictWatcher:
     """Loads ``verdicts.csv`` / ``campaigns.json`` from a scan folder, again when they change."""
 
-    def __init__(self, state: EnforcementState, folder: str | Path) -> None:
+    def __init__(
+        self,
+        state: EnforcementState,
+        folder: str | Path,
+        on_load: Sequence[Callable[[list[Verdict], list[Campaign]], None]] = (),
+    ) -> None:
         self.state = state
         self.folder = Path(folder)
+        #: called with each load's verdicts and campaigns (indexes built from them)
+        self.on_load = list(on_load)
         self._stamp: tuple[float, float] | None = None
         self.loaded = 0
         self.loads = 0
@@ -253,6 +260,8 @@ class VerdictWatcher:
         verdicts = read_verdicts(self.folder / "verdicts.csv") if stamp[0] else []
         campaigns = read_campaigns(self.folder / "campaigns.json") if stamp[1] else []
         self.loaded = self.state.load_verdicts(verdicts, campaigns, time.time())
+        for hook in self.on_load:
+            hook(verdicts, campaigns)
         self._stamp = stamp
         self.loads += 1
         log.info(

@@ -8,18 +8,22 @@ guardrail, so all three read the same settings the same way:
 * verdicts: ``DISTILLGUARD_VERDICTS``, a scan output folder (verdicts.csv, campaigns.json);
 * accounts: ``DISTILLGUARD_ACCOUNTS``, the account registry (accounts.jsonl);
 * intel store: ``DISTILLGUARD_INTEL_STORE``, a scan's DuckDB store (banned accounts and
-  known actors, for returning-actor evidence).
+  known actors, for returning-actor evidence; with verdicts, also the purity of the
+  campaigns' system prompts and templates: ``campaign_fingerprint`` evidence).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..contracts import Campaign, Verdict
 from ..errors import ConfigError
 from ..policy.load import load_policy
+from ..policy.model import Policy
 from .engine import (
     REQUEST_DETECTORS,
     BatchSignalFn,
@@ -30,6 +34,7 @@ from .engine import (
     default_signals,
     read_accounts,
 )
+from .fingerprints import CampaignFingerprints, fingerprint_index
 from .memory import FeatureStateFactory, MemoryState, default_feature_state
 from .state import EnforcementState, EvidenceSource
 
@@ -102,6 +107,36 @@ def _intel_source(path: str | Path) -> EvidenceSource:
         store.close()
 
 
+def _fingerprint_hook(
+    path: str | Path, policy: Policy, source: CampaignFingerprints
+) -> Callable[[list[Verdict], list[Campaign]], None]:
+    """Rebuild the campaign fingerprint index from the scan's store on each verdict load."""
+    from ..store import Store
+
+    spec = policy.fingerprints
+
+    def hook(verdicts: list[Verdict], campaigns: list[Campaign]) -> None:
+        if not spec.kinds:
+            return
+        store = Store(Path(path), read_only=True)
+        try:
+            source.replace(
+                fingerprint_index(
+                    campaigns,
+                    verdicts,
+                    store,
+                    kinds=spec.kinds,
+                    min_accounts=spec.min_accounts,
+                    min_purity=spec.min_purity,
+                )
+            )
+        finally:
+            store.close()
+        log.info("%d campaign fingerprints indexed", len(source))
+
+    return hook
+
+
 def build_state(
     url: str | None,
     *,
@@ -136,8 +171,13 @@ def build_enforcer(
     """An enforcer plus, when a verdict folder is given, its (already loaded) watcher."""
     pol = load_policy(policy)
     sources = list(evidence_sources or [])
+    hooks = []
     if intel_store:
         sources.append(_intel_source(intel_store))
+        if verdicts and pol.fingerprints.kinds:
+            fps = CampaignFingerprints()
+            sources.append(fps)
+            hooks.append(_fingerprint_hook(intel_store, pol, fps))
     backend = build_state(
         state,
         window_s=pol.throttle.window_s,
@@ -151,7 +191,7 @@ def build_enforcer(
         folder = Path(verdicts)
         if not folder.is_dir():
             raise ConfigError(f"{folder}: verdict folder not found (scan --out DIR)")
-        watcher = VerdictWatcher(backend, folder)
+        watcher = VerdictWatcher(backend, folder, on_load=hooks)
         watcher.reload()
     enforcer = Enforcer(
         backend,

@@ -21,6 +21,7 @@ How :func:`distillguard.online.decide` reads a policy, in order:
 
 from __future__ import annotations
 
+from functools import cached_property
 from itertools import pairwise
 from typing import Literal
 
@@ -32,8 +33,10 @@ __all__ = [
     "AccountTypeRule",
     "Allowlist",
     "Condition",
+    "Corroboration",
     "DegradeSpec",
     "EvidenceRule",
+    "FingerprintSpec",
     "MarkSpec",
     "NewAccountRule",
     "OnlineRule",
@@ -100,6 +103,38 @@ class NewAccountRule(_Strict):
     with_evidence: list[str] = Field(
         default_factory=lambda: ["campaign_ip", "campaign_client"], alias="with"
     )
+
+
+class Corroboration(_Strict):
+    """How many independent evidence families an action needs (see ``families``).
+
+    One family says one thing however many of its kinds speak: alone it leads at most
+    to ``single_family_max``; ``block`` needs ``block_min_families`` families. A family
+    counts when its risk is at least ``family_min_risk``. ``decisive`` kinds (and a
+    verdict at least ``verdict_full_weight_from`` sure) are exempt from both limits.
+    """
+
+    single_family_max: Action = "block"
+    block_min_families: int = Field(default=1, ge=1)
+    family_min_risk: float = Field(default=0.0, ge=0.0, le=1.0)
+    decisive: list[str] = Field(default_factory=lambda: ["banned_account"])
+
+
+class FingerprintSpec(_Strict):
+    """Which request fingerprints of a scanned campaign become online evidence.
+
+    A system prompt or prompt template that the scan found shared inside a campaign is
+    an indicator of that campaign when at least ``min_accounts`` accounts used it in the
+    scanned period and at least ``min_purity`` of them were flagged: values that
+    ordinary customers also send (a coding agent's stock system prompt) never are.
+    Needs the scan's store (``--store``); ``kinds: []`` turns it off.
+    """
+
+    kinds: list[Literal["system_prompt", "template"]] = Field(
+        default_factory=lambda: ["system_prompt", "template"]
+    )
+    min_accounts: int = Field(default=5, ge=1)
+    min_purity: float = Field(default=0.9, ge=0.0, le=1.0)
 
 
 class Condition(_Strict):
@@ -250,6 +285,13 @@ class Policy(_Strict):
         le=1.0,
         description="most risk all look-alike evidence together may add (they are correlated)",
     )
+    families: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="evidence family -> the evidence kinds, rule reasons and verdict reason "
+        "codes in it; kinds of one family count once (the strongest)",
+    )
+    corroboration: Corroboration = Field(default_factory=Corroboration)
+    fingerprints: FingerprintSpec = Field(default_factory=FingerprintSpec)
     follow_verdict_action: bool = Field(
         default=True, description="the batch verdict's action is a floor while it is fresh"
     )
@@ -284,6 +326,32 @@ class Policy(_Strict):
         if unknown:
             raise ValueError(f"mark.tiers {sorted(unknown)} are not tier names")
         return self
+
+    @field_validator("families")
+    @classmethod
+    def _families_disjoint(cls, fams: dict[str, list[str]]) -> dict[str, list[str]]:
+        owner: dict[str, str] = {}
+        for name, kinds in fams.items():
+            for kind in kinds:
+                if kind in owner and owner[kind] != name:
+                    raise ValueError(f"{kind!r} is in families {owner[kind]!r} and {name!r}")
+                owner[kind] = name
+        return fams
+
+    def family_of(self, kind: str) -> str:
+        """The evidence family of a kind, rule reason or verdict reason code.
+
+        Unlisted look-alike kinds share the family ``look_alike``; any other unlisted
+        name is a family of its own.
+        """
+        found = self._family_map.get(kind)
+        if found is not None:
+            return found
+        return "look_alike" if kind in self.look_alike_evidence else kind
+
+    @cached_property
+    def _family_map(self) -> dict[str, str]:
+        return {kind: name for name, kinds in self.families.items() for kind in kinds}
 
     def tier_for(self, risk: float) -> Tier:
         """The highest tier whose ``min_risk`` the risk reaches."""
