@@ -12,7 +12,8 @@ Endpoints (OpenAPI at ``/openapi.json``, docs at ``/docs``):
 * ``GET /healthz``, ``GET /metrics`` (Prometheus).
 * ``/envoy/authz/...``: Envoy ``ext_authz`` HTTP mode (see :mod:`.envoy`).
 
-Handlers only parse, call and serialise; the decision itself is
+``/v1/decide`` and ``/v1/observe`` are answered by a lean ASGI path (:mod:`.fast`);
+handlers only parse, call and serialise; the decision itself is
 :func:`distillguard.online.decide`.
 """
 
@@ -20,120 +21,40 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import time
 from collections.abc import AsyncIterator
-from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, ValidationError
+from pydantic import BaseModel
 
 from .. import __version__
-from ..contracts import Action
-from ..errors import InputError
-from ..online.context import RequestContext, clean_headers, parse_timestamp
-from ..online.decide import Decision
-from ..online.degrade import apply_rewrite
 from ..online.engine import Enforcer, VerdictWatcher
-from ..online.responses import refusal_for
+from .fast import Answer, DecisionApp, ServiceCore, decision_payload
 from .metrics import ServiceMetrics
-
-log = logging.getLogger(__name__)
+from .models import (
+    ClientInfo,
+    DecideRequest,
+    DecideResponse,
+    ObserveRequest,
+    RefusalOut,
+    VerifyRequest,
+)
 
 __all__ = [
     "ClientInfo",
     "DecideRequest",
     "DecideResponse",
     "ObserveRequest",
+    "RefusalOut",
     "app_from_env",
     "create_app",
+    "decision_payload",
 ]
-
-
-class ClientInfo(BaseModel):
-    """The calling client as the gateway saw it."""
-
-    model_config = ConfigDict(extra="ignore")
-    ip: str | None = None
-    user_agent: str | None = None
-    headers: dict[str, str] = Field(default_factory=dict)
-
-
-class DecideRequest(BaseModel):
-    """A request to decide: the native exchange record, ``response`` not needed."""
-
-    model_config = ConfigDict(extra="ignore")
-    id: str | None = Field(default=None, max_length=256)
-    timestamp: datetime | StrictFloat | StrictInt | None = Field(
-        default=None, description="RFC 3339 or epoch seconds; the server's clock when absent"
-    )
-    account_id: str = Field(min_length=1, max_length=256)
-    org_id: str | None = None
-    api_key_id: str | None = None
-    access_path: str | None = None
-    client: ClientInfo = Field(default_factory=ClientInfo)
-    api: Literal["anthropic.messages", "openai.chat_completions"] = "openai.chat_completions"
-    request: dict[str, Any] = Field(default_factory=dict)
-
-
-class ObserveRequest(DecideRequest):
-    """A served exchange: the native record with its ``response`` (status, usage)."""
-
-    response: dict[str, Any] = Field(default_factory=dict)
-
-
-class VerifyRequest(BaseModel):
-    """An account that passed step-up verification."""
-
-    account_id: str = Field(min_length=1, max_length=256)
-
-
-class RefusalOut(BaseModel):
-    """What the gateway returns to its caller instead of serving."""
-
-    status: int
-    headers: dict[str, str]
-    body: dict[str, Any]
-
-
-class DecideResponse(BaseModel):
-    """The decision and what the gateway should do with it."""
-
-    action: Action
-    risk: float
-    tier: str
-    reasons: list[str]
-    contributions: list[dict[str, Any]]
-    retry_after_s: int | None
-    rewrite: dict[str, Any] | None
-    alert: bool
-    ttl_s: int | None
-    campaign_id: str | None
-    refusal: RefusalOut | None = None
-    rewritten_request: dict[str, Any] | None = None
-
-
-def _context(req: DecideRequest, now: float) -> RequestContext:
-    """The validated request as a context (no second validation pass, no copies)."""
-    client = req.client
-    return RequestContext(
-        account_id=req.account_id,
-        api=req.api,
-        body=req.request,
-        ts=parse_timestamp(req.timestamp) if req.timestamp is not None else now,
-        request_id=req.id,
-        org_id=req.org_id,
-        api_key_id=req.api_key_id,
-        access_path=req.access_path,
-        client_ip=client.ip,
-        user_agent=client.user_agent,
-        headers=clean_headers(client.headers) if client.headers else {},
-    )
 
 
 def _request_body(model: type[BaseModel]) -> dict[str, Any]:
@@ -162,56 +83,16 @@ _SYNC_PARAM = {
     "description": "observe before answering",
     "schema": {"type": "boolean", "default": False},
 }
-
-
-_TRUE = frozenset({"1", "on", "t", "true", "y", "yes"})
-_FALSE = frozenset({"0", "off", "f", "false", "n", "no"})
-
-
-def _flag(request: Request, name: str) -> bool:
-    """A boolean query parameter as FastAPI reads one; false when absent.
-
-    Raises :class:`InputError` (a 422 naming the parameter) for anything else.
-    """
-    value = request.query_params.get(name)
-    if value is None:
-        return False
-    low = value.lower()
-    if low in _TRUE:
-        return True
-    if low in _FALSE:
-        return False
-    raise InputError("bad_query", f"{name} must be a boolean, not {value!r}", field=name)
-
-
 _INVALID: dict[int | str, dict[str, Any]] = {
     422: {"description": "invalid request: the field and why, as FastAPI reports it"}
 }
 
 
-def _bad_request(exc: ValidationError | InputError | ValueError) -> JSONResponse:
-    if isinstance(exc, ValidationError):
-        detail: Any = orjson.loads(exc.json(include_url=False, include_input=False))
-        for err in detail:  # locations as FastAPI reports them: under "body"
-            err["loc"] = ["body", *err.get("loc", [])]
-    else:
-        field = getattr(exc, "field", None)
-        where = "query" if getattr(exc, "reason", "") == "bad_query" else "body"
-        loc = [where, field] if field else [where]
-        detail = [{"loc": loc, "msg": str(exc), "type": "value_error"}]
-    return JSONResponse({"detail": detail}, status_code=422)
-
-
-def decision_payload(
-    ctx: RequestContext, decision: Decision, verify_url: str | None
-) -> dict[str, Any]:
-    """The ``DecideResponse`` body for a decision."""
-    out = decision.to_dict()
-    refusal = refusal_for(decision, ctx.api, verify_url=verify_url)
-    out["refusal"] = refusal.to_dict() if refusal is not None else None
-    out["rewritten_request"] = (
-        apply_rewrite(ctx.body, ctx.api, decision.rewrite) if decision.rewrite is not None else None
-    )
+def _response(answer: Answer) -> Response:
+    """A lean-path answer as a Starlette response (the FastAPI routes' fallback)."""
+    status, headers, body = answer
+    out = Response(body, status_code=status)
+    out.raw_headers = [(b"content-length", str(len(body)).encode()), *headers]
     return out
 
 
@@ -227,31 +108,12 @@ def create_app(
     """Build the service around ``enforcer``; ``watcher`` reloads verdicts when they change."""
     registry = CollectorRegistry()
     metrics = ServiceMetrics(registry)
-
-    pending: list[tuple[RequestContext, dict[str, Any]]] = []
-
-    def drain() -> int:
-        """Observe what is pending, signals computed as one batch."""
-        if not pending:
-            return 0
-        items = pending[:]
-        del pending[:]
-        errors_before = enforcer.state_errors
-        try:
-            n = enforcer.observe_many(items)
-        except Exception:  # one bad batch must not fail callers or stop observing
-            log.exception("observe batch of %d failed", len(items))
-            metrics.observe_errors.inc()
-            return 0
-        metrics.observed.inc(n)
-        if enforcer.state_errors != errors_before:
-            metrics.state_errors.inc(enforcer.state_errors - errors_before)
-        return n
+    core = ServiceCore(enforcer, metrics, verify_url=verify_url, observe_batch=observe_batch)
 
     async def drain_loop() -> None:
         while True:
             await asyncio.sleep(observe_every_s)
-            drain()
+            core.drain()
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -275,10 +137,10 @@ def create_app(
         if task is not None:
             task.cancel()
         drainer.cancel()
-        drain()
+        core.drain()
         enforcer.state.close()
 
-    app = FastAPI(
+    app = DecisionApp(
         title="distillguard decision service",
         version=__version__,
         description="Online enforcement against distillation campaigns.",
@@ -286,6 +148,8 @@ def create_app(
     )
     app.state.enforcer = enforcer
     app.state.metrics = metrics
+    app.state.core = core
+    app.lean_routes.update({"/v1/decide": core.decide, "/v1/observe": core.observe})
 
     def openapi() -> dict[str, Any]:
         """The generated spec plus the request models the raw-body routes validate."""
@@ -307,16 +171,8 @@ def create_app(
 
     app.openapi = openapi  # type: ignore[method-assign]
 
-    def run_decide(req: DecideRequest) -> tuple[RequestContext, Decision]:
-        t0 = time.perf_counter()
-        ctx = _context(req, time.time())
-        errors_before = enforcer.state_errors
-        decision = enforcer.decide(ctx)
-        metrics.observe_decision(decision, time.perf_counter() - t0)
-        if enforcer.state_errors != errors_before:
-            metrics.state_errors.inc(enforcer.state_errors - errors_before)
-        return ctx, decision
-
+    # These two routes describe the lean path in the spec and answer what it does not
+    # match exactly; both call the same ServiceCore, so the answers are identical.
     @app.post(
         "/v1/decide",
         response_model=DecideResponse,
@@ -332,24 +188,7 @@ def create_app(
         summary="Decide one request",
     )
     async def post_decide(request: Request) -> Response:
-        # the body is validated by pydantic-core straight from bytes: FastAPI's
-        # dependency solving and JSON decoding cost more than the decision itself
-        try:
-            enforce = _flag(request, "enforce")
-            req = DecideRequest.model_validate_json(await request.body())
-            ctx, decision = run_decide(req)
-        except (ValidationError, InputError, ValueError) as exc:
-            return _bad_request(exc)
-        payload = decision_payload(ctx, decision, verify_url)
-        refusal = payload["refusal"]
-        if refusal is not None and enforce:
-            return Response(
-                orjson.dumps(refusal["body"]),
-                status_code=refusal["status"],
-                headers=refusal["headers"],
-                media_type="application/json",
-            )
-        return Response(orjson.dumps(payload), media_type="application/json")
+        return _response(core.decide(request.scope["query_string"], await request.body()))
 
     @app.post(
         "/v1/observe",
@@ -359,20 +198,7 @@ def create_app(
         summary="Record a served exchange (usage after the response); batched",
     )
     async def post_observe(request: Request) -> Response:
-        try:
-            sync = _flag(request, "sync")
-            req = ObserveRequest.model_validate_json(await request.body())
-            ctx = _context(req, time.time())
-        except (ValidationError, InputError, ValueError) as exc:
-            return _bad_request(exc)
-        pending.append((ctx, req.response))
-        if len(pending) >= observe_batch or sync:
-            drain()
-        return Response(
-            orjson.dumps({"ok": True, "queued": len(pending)}),
-            status_code=202,
-            media_type="application/json",
-        )
+        return _response(core.observe(request.scope["query_string"], await request.body()))
 
     @app.post(
         "/v1/verify",
@@ -417,7 +243,7 @@ def create_app(
 
     from .envoy import add_envoy_routes
 
-    add_envoy_routes(app, enforcer, run_decide=run_decide, verify_url=verify_url)
+    add_envoy_routes(app, enforcer, run_decide=core.run_decide, verify_url=verify_url)
     return app
 
 

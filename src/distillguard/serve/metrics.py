@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
+from ..contracts import ACTIONS
 from ..online.decide import Decision
 
 __all__ = ["ServiceMetrics"]
@@ -38,10 +39,13 @@ class ServiceMetrics:
         self.reload_errors = Counter(
             "distillguard_verdict_reload_errors", "Verdict loads that failed", registry=registry
         )
+        # one child per action, bound once: the hot path does no label lookup
+        self._by_action = {a: self.decisions.labels(a) for a in ACTIONS}
 
     def observe_decision(self, decision: Decision, seconds: float) -> None:
         """Count one decision and its latency."""
-        self.decisions.labels(decision.action).inc()
+        child = self._by_action.get(decision.action)
+        (child if child is not None else self.decisions.labels(decision.action)).inc()
         if decision.alert:
             self.alerts.inc()
         self.latency.observe(seconds)
