@@ -73,6 +73,8 @@ def content_text(content: object, field: str) -> tuple[str | None, bool, bool]:
         if not isinstance(block, dict):
             continue
         kind = block.get("type")
+        if kind is not None and not isinstance(kind, str):
+            kind = ""  # a type that is no string (hostile input): an unknown block
         if kind in _TEXT_TYPES or (kind is None and "text" in block):
             text = block.get("text", block.get("content"))
             if isinstance(text, str):

@@ -22,10 +22,11 @@ from ..errors import InputError
 from ..schema import EXCHANGE_SCHEMA
 from ._fields import clean_row
 from .chunks import MAX_LINE_BYTES
+from .fastrow import fast_native_row
 from .litellm import litellm_row
 from .native import native_row
 from .otel import is_genai_span, iter_otel_spans, normalize_otel_span
-from .scrub import rows_to_batch
+from .scrub import rows_to_batch, tuples_to_batch
 from .summary import Rejection
 
 __all__ = [
@@ -128,8 +129,9 @@ def parse_chunk(
 def _parse_lines(
     fmt: str, file: str, start_line: int, data: bytes, max_line_bytes: int
 ) -> ChunkResult:
-    rows: list[dict[str, Any]] = []
+    rows: list[tuple[Any, ...]] = []
     out = ChunkResult(batch=_EMPTY)
+    fast = fast_native_row if fmt == "native" else None
     line_no = start_line - 1
     for line in data.split(b"\n"):
         line_no += 1
@@ -153,6 +155,12 @@ def _parse_lines(
             out.records_read += 1
             out.rejections.append(Rejection.from_error(err, file, line_no))
             continue
+        if fast is not None:
+            row = fast(obj, file, line_no)
+            if row is not None:
+                out.records_read += 1
+                rows.append(row)
+                continue
         for rec in records_of(fmt, obj, scrub=False):  # the batch is scrubbed at once
             out.records_read += 1
             if isinstance(rec, InputError):
@@ -160,8 +168,8 @@ def _parse_lines(
             else:
                 rec["source_file"] = file
                 rec["source_line"] = line_no
-                rows.append(rec)
-    out.batch = _to_batch(rows)
+                rows.append(tuple(rec.values()))
+    out.batch = tuples_to_batch(rows)
     return out
 
 

@@ -18,7 +18,7 @@ import pyarrow as pa
 from ..schema import EXCHANGE_SCHEMA
 from ._fields import clean
 
-__all__ = ["rows_to_batch", "scrub_batch"]
+__all__ = ["rows_to_batch", "scrub_batch", "tuples_to_batch"]
 
 _BAD = np.zeros(256, dtype=bool)
 _BAD[[*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F]] = True
@@ -82,8 +82,13 @@ def scrub_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
 
 def rows_to_batch(rows: list[dict[str, Any]]) -> pa.RecordBatch:
     """Canonical rows (dicts in schema column order) to one scrubbed EXCHANGE_SCHEMA batch."""
+    return tuples_to_batch([tuple(r.values()) for r in rows])
+
+
+def tuples_to_batch(rows: list[tuple[Any, ...]]) -> pa.RecordBatch:
+    """Canonical rows (tuples of every column, in schema order) to one scrubbed batch."""
     if not rows:
         return pa.RecordBatch.from_pylist([], schema=EXCHANGE_SCHEMA)
-    columns = list(zip(*[r.values() for r in rows], strict=True))
+    columns = list(zip(*rows, strict=True))
     arrays = [pa.array(c, f.type) for c, f in zip(columns, EXCHANGE_SCHEMA, strict=True)]
     return scrub_batch(pa.RecordBatch.from_arrays(arrays, schema=EXCHANGE_SCHEMA))

@@ -60,8 +60,12 @@ def append_all(
 
 
 def tune_store(store: Any, workers: int, memory_limit: str) -> Callable[[], None]:
-    """Bound DuckDB's memory (unless the store set a limit) and, while worker processes
-    parse, keep DuckDB to one thread so it does not compete with them; returns the undo."""
+    """Bound DuckDB's memory (unless the store set a limit) and keep DuckDB to one thread
+    while it ingests; returns the undo.
+
+    One thread leaves the parser processes their cores and appends rows in the order
+    they were read, so when an exchange id repeats the copy read first is the one kept
+    (with several threads DuckDB may store a batch's rows in any order)."""
     con = getattr(store, "con", None)
     if con is None:
         return lambda: None
@@ -71,8 +75,7 @@ def tune_store(store: Any, workers: int, memory_limit: str) -> Callable[[], None
     }
     if getattr(store, "memory_limit", "") is None:
         con.execute(f"SET memory_limit='{memory_limit}'")
-    if workers > 0:
-        con.execute("SET threads=1")
+    con.execute("SET threads=1")
 
     def undo() -> None:
         con.execute(f"SET memory_limit='{saved['memory_limit']}'")
