@@ -140,3 +140,13 @@ def test_an_oversized_pattern_and_an_object_without_a_type_are_refused(loaded, m
     monkeypatch.setattr(si, "MAX_PATTERN_CHARS", 10)
     err = _refused(store, _write(tmp, "longpat.json", doc), "pattern too long")
     assert err.field is not None and err.field.startswith("objects[")
+
+
+def test_a_pattern_with_thousands_of_terms_is_refused_not_a_crash(loaded) -> None:
+    # the reference pattern parser recurses once per OR and dies near a thousand; a
+    # hostile bundle must get a clear refusal, not a RecursionError traceback
+    store, doc, tmp = loaded
+    pat = " OR ".join(f"[ipv4-addr:value = '10.0.{i // 250}.{i % 250}']" for i in range(3000))
+    objs = [dict(o, pattern=pat) if o["type"] == "indicator" else o for o in doc["objects"]]
+    err = _refused(store, _write(tmp, "terms.json", dict(doc, objects=objs)), "too complex")
+    assert err.field is not None and err.field.startswith("objects[")

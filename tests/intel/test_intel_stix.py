@@ -198,3 +198,30 @@ def test_bundle_carries_every_pure_range_with_its_purity_not_only_the_scans_top(
     learned = load_actor(store_b, "HYDRA-B").values["ip_prefix"]
     assert set(learned) >= {"103.5.0.0/24", "103.5.3.0/24"} and shared not in learned
     assert learned["103.5.0.0/24"] <= purity[("ip_prefix", "103.5.0.0/24")]
+
+
+def test_a_large_pool_is_split_into_indicators_the_validator_and_importer_accept(
+    world, store_factory, tmp_path, monkeypatch
+) -> None:
+    # STIX pattern parsers recurse once per OR (the reference one fails near a thousand):
+    # a big hydra's pool is shared as several indicators, none over the chunk size
+    from distillguard.intel import stix
+
+    monkeypatch.setattr(stix, "PATTERN_CHUNK", 2)
+    store, camps = _provider_a(world, store_factory)
+    hydra = next(c for c in camps if c.attributed_actor and c.attributed_actor.actor == "HYDRA-B")
+    out = tmp_path / "chunked.json"
+    export_stix(out, [hydra], key=KEY, store=store, producer="Provider A")
+    assert validate_file(str(out), ValidationOptions(strict=True)).is_valid
+    objs = json.loads(out.read_text())["objects"]
+    v4 = [o for o in objs if o["type"] == "indicator" and "ipv4-addr" in o["pattern"]]
+    assert len(v4) >= 2 and all(o["pattern"].count(" OR ") <= 1 for o in v4)
+    assert len({o["id"] for o in v4}) == len(v4)
+    joined = " ".join(o["pattern"] for o in v4)
+    for prefix in ("103.5.0", "103.5.1", "103.5.2", "103.5.3"):  # every /24, in some part
+        assert f"'{prefix}.0/24'" in joined
+    store_b = store_factory("provider_b")
+    report = import_bundle(store_b, out)
+    ranges = {v for (v,) in store_b.con.execute(
+        "SELECT value FROM partner_indicators WHERE kind = 'ip_range'").fetchall()}  # fmt: skip
+    assert {"103.5.0.0/24", "103.5.3.0/24"} <= ranges and report.unsupported == 0

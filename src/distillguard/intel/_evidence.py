@@ -293,10 +293,13 @@ def value_stats(
 
     ``linked`` maps each known-bad account to when it became known (its ban, or the data
     its actor was learned from; ``None``: no cut). Linked accounts always count. A value
-    is judged as it stood when it became known-bad: of the other accounts, only those
-    that had used it by the earliest such time count, so accounts that appeared later
-    (the evaders being looked for among them) cannot dilute it; accounts that never made
-    an exchange (registered, dormant) are not users. Values no linked account used count
+    is judged as it stood when it was last confirmed known-bad: of the other accounts,
+    only those that had used it by the *latest* such time count, so accounts that
+    appeared after it (the evaders being looked for among them) cannot dilute it, while
+    every ordinary customer who used it while the linked accounts did, does (judging by
+    the earliest ban instead made a popular template or a webmail domain look pure in a
+    long scan with an early ban); accounts that never made an exchange (registered,
+    dormant) are not users. Values no linked account used count
     every active user, unless ``cuts`` gives the value its own time (a partner's report:
     only the local accounts that used it before then count).
     """
@@ -329,7 +332,7 @@ def value_stats(
             f"l.account_id IS NOT NULL AS is_linked, l.known_at FROM _dg_pairs p "
             f"LEFT JOIN {VALUES_TABLE} v ON v.kind = p.kind AND v.value = p.value "
             f"LEFT JOIN _dg_linked l ON l.account_id = v.account_id), "
-            f"k AS (SELECT kind, value, least(min(known_at) FILTER (WHERE is_linked), "
+            f"k AS (SELECT kind, value, least(max(known_at) FILTER (WHERE is_linked), "
             f"min(given_cut)) AS cut FROM j GROUP BY kind, value) "
             f"SELECT j.kind, j.value, "
             f"count(DISTINCT j.account_id) FILTER (WHERE j.is_linked OR "

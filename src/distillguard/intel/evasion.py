@@ -25,21 +25,37 @@ Two entry points share one index:
 from __future__ import annotations
 
 from collections import Counter, OrderedDict, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from datetime import datetime
 
 import pyarrow as pa
 
 from ..store import Store
+from ._clusters import (
+    BANNED_TARGET,
+    CLUSTER_PURITY,
+    banned_clusters,
+    banned_values,
+    residential_prefixes,
+)
 from ._evidence import (
     FAMILIES,
     KIND_WEIGHTS,
     VALUES_TABLE,
-    ValueStats,
-    combine,
     ensure_account_values,
-    independent_families,
     ip_key,
     value_stats,
+)
+from ._linking import (
+    FLAG_SCORE,
+    MAX_VALUES_PER_KIND,
+    PAYMENT_FLAG_SCORE,
+    Accumulator,
+    Link,
+    _Entry,
+    accumulate,
+    best,
+    link_of,
 )
 from .actors import ensure_actor_tables, known_bad_accounts, load_actors
 
@@ -47,6 +63,8 @@ __all__ = [
     "BANNED_TARGET",
     "FLAG_SCORE",
     "PAYMENT_FLAG_SCORE",
+    "RESIDENTIAL_SHARE",
+    "TARGET_SUPPORT",
     "BanEvasionIndex",
     "Link",
     "ReturningAccount",
@@ -55,40 +73,14 @@ __all__ = [
     "returning_accounts",
 ]
 
-#: Evidence score (from two or more families) from which an account is flagged.
-FLAG_SCORE = 3.0
-#: Payment-family evidence from which an account is flagged on that alone.
-PAYMENT_FLAG_SCORE = 2.0
-
-#: Prefix of the link target for a cluster of banned accounts that no known actor claims.
-BANNED_TARGET = "banned-accounts"
-
-#: Purity from which a value shared by banned accounts puts them in one cluster.
-CLUSTER_PURITY = 0.8
-#: Kinds specific enough to join banned accounts into one cluster (an ASN, a hosting
-#: provider or a webmail domain is shared by unrelated actors).
-CLUSTER_KINDS = frozenset(
-    {"payment_fp", "template_id", "system_hash", "shape_fp", "ip_prefix", "client_fp"}
-)
-
-
-@dataclass
-class Link:
-    """Why an account (or one request) links to a banned account or known actor."""
-
-    target: str
-    score: float
-    reasons: list[str] = field(default_factory=list)
-    #: families that each carry meaningful evidence on their own (``independent_families``)
-    families: frozenset[str] = frozenset()
-    payment_score: float = 0.0
-
-    @property
-    def flagged(self) -> bool:
-        """True when the evidence is enough (see the module docstring)."""
-        if self.payment_score >= PAYMENT_FLAG_SCORE:
-            return True
-        return self.score >= FLAG_SCORE and len(self.families) >= 2
+#: A value banned accounts used counts for their target only when at least this many of
+#: the target's banned accounts used it: the cluster's shared tooling, prompts and exit
+#: pool, not one banned account's coincidences (payment instruments excepted: a card is
+#: personal, one banned account's card is evidence on its own).
+TARGET_SUPPORT = 2
+#: Share of a /24's weight when the address space is residential (unrelated households
+#: share a residential /24; a datacenter or hosting /24 is rented by one tenant).
+RESIDENTIAL_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -101,19 +93,12 @@ class ReturningAccount:
     reasons: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class _Entry:
-    target: str
-    weight: float
-    example: str
-
-
 class BanEvasionIndex:
     """Compact in-memory map from evidence value to banned accounts / known actors.
 
     Build it with :meth:`from_store` after a scan (or after statuses change); query it
     per request with :meth:`lookup`. It holds only values, weights and one example
-    account per value, so it is small enough to keep in every gateway replica.
+    account per value and target, so it is small enough to keep in every gateway replica.
     """
 
     def __init__(
@@ -132,78 +117,78 @@ class BanEvasionIndex:
 
     @classmethod
     def from_store(cls, store: Store) -> BanEvasionIndex:
-        """Index the banned accounts and every known actor's fingerprint in ``store``."""
+        """Index the banned accounts and every known actor's fingerprint in ``store``.
+
+        Values are judged by purity (see :func:`~distillguard.intel._evidence.value_stats`);
+        a banned account's value is indexed for its target only when
+        :data:`TARGET_SUPPORT` of the target's banned accounts used it (cards: one), and a
+        residential /24 counts :data:`RESIDENTIAL_SHARE` of a datacenter one.
+        """
         ensure_actor_tables(store)
         ensure_account_values(store)
+        con = store.con
         member_of = dict(
-            store.con.execute(
-                "SELECT account_id, min(actor) FROM actor_accounts GROUP BY 1"
-            ).fetchall()
+            con.execute("SELECT account_id, min(actor) FROM actor_accounts GROUP BY 1").fetchall()
         )
         banned = [
             r[0]
-            for r in store.con.execute(
+            for r in con.execute(
                 "SELECT account_id FROM accounts WHERE status = 'banned'"
             ).fetchall()
         ]
-        raw: dict[tuple[str, str], dict[str, tuple[float, str]]] = defaultdict(dict)
-        users: dict[tuple[str, str], list[str]] = {}
-        if banned:
-            tbl = pa.table({"account_id": banned}, schema=pa.schema([("account_id", pa.string())]))
-            store.con.register("_dg_banned", tbl)
-            try:
-                rows = store.con.execute(
-                    f"SELECT kind, value, list(DISTINCT account_id) FROM {VALUES_TABLE} "
-                    f"JOIN _dg_banned USING (account_id) GROUP BY kind, value"
-                ).fetchall()
-            finally:
-                store.con.unregister("_dg_banned")
-            users = {(k, v): sorted(a) for k, v, a in rows if k in KIND_WEIGHTS}
+        users = banned_values(store, banned)
         actors = load_actors(store)
+        from_actor: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)
         for actor in actors:
             for kind, vals in actor.values.items():
-                if kind not in KIND_WEIGHTS:
-                    continue
-                for v, learned in vals.items():
-                    raw[(kind, v)][actor.name] = (learned, f"actor {actor.name}")
+                if kind in KIND_WEIGHTS:
+                    for v, learned in vals.items():
+                        from_actor[(kind, v)][actor.name] = learned
         bad = known_bad_accounts(store)
-        stats = value_stats(store, set(raw) | set(users), bad)
+        stats = value_stats(store, set(from_actor) | set(users), bad)
         # an actor's values are judged by the local accounts that used them before the actor
         # was learned (a partner's: before the partner saw it): none here -> what was
         # learned, else diluted by them; later users (its returning accounts) do not count
-        actor_cuts = {
+        actor_cuts: dict[tuple[str, str], datetime | None] = {
             (kind, v): actor.as_of
             for actor in actors
             for kind, vals in actor.values.items()
             for v in vals
         }
         actor_stats = value_stats(store, actor_cuts, bad, cuts=actor_cuts)
-        actor_names = {a.name for a in actors}
-        # (banned accounts' values keep their local purity, whatever cluster they join)
+        residential = residential_prefixes(
+            store, {v for k, v in set(from_actor) | set(users) if k == "ip_prefix"}
+        )
         actor_values = {
-            key: [t for t, (learned, _) in targets.items() if learned >= CLUSTER_PURITY]
-            for key, targets in raw.items()
+            key: [t for t, learned in targets.items() if learned >= CLUSTER_PURITY]
+            for key, targets in from_actor.items()
         }
-        cluster = _banned_clusters(banned, users, stats, member_of, actor_values)
+        cluster = banned_clusters(banned, users, stats, member_of, actor_values, residential)
         known = dict(member_of)
         for a in banned:
             known.setdefault(a, cluster[a])
+        entries: dict[tuple[str, str], list[_Entry]] = defaultdict(list)
+        for key, targets in from_actor.items():
+            share = RESIDENTIAL_SHARE if key[0] == "ip_prefix" and key[1] in residential else 1.0
+            ps = actor_stats.get(key)
+            for t, learned in targets.items():
+                pur = min((ps.linked + learned) / (ps.users + 1) if ps else learned, learned)
+                entries[key].append(
+                    _Entry(t, round(KIND_WEIGHTS[key[0]] * pur * share, 4), f"actor {t}")
+                )
         for key, accounts in users.items():
-            for a in accounts:
-                raw[key].setdefault(cluster[a], (1.0, f"banned account {a}"))
-        entries: dict[tuple[str, str], list[_Entry]] = {}
-        for key, targets in raw.items():
+            support = Counter(cluster[a] for a in accounts)
+            claimed = {e.target for e in entries.get(key, ())}
+            share = RESIDENTIAL_SHARE if key[0] == "ip_prefix" and key[1] in residential else 1.0
             st = stats.get(key)
-            local = st.purity if st else 0.5
-            entries[key] = []
-            for t, (learned, ex) in targets.items():
-                pur = min(local, learned)
-                if t in actor_names and ex == f"actor {t}":  # from the actor's fingerprint
-                    ps = actor_stats.get(key)
-                    pur = (ps.linked + learned) / (ps.users + 1) if ps else learned
-                    pur = min(pur, learned)
-                entries[key].append(_Entry(t, round(KIND_WEIGHTS[key[0]] * pur, 4), ex))
-        return cls(entries, known, frozenset(banned))
+            pur = st.purity if st else 0.5
+            for t, n in support.items():
+                if t in claimed or (n < TARGET_SUPPORT and FAMILIES.get(key[0]) != "payment"):
+                    continue
+                example = next(a for a in accounts if cluster[a] == t)
+                what = f"banned account {example}" + (f" and {n - 1} more" if n > 1 else "")
+                entries[key].append(_Entry(t, round(KIND_WEIGHTS[key[0]] * pur * share, 4), what))
+        return cls(dict(entries), known, frozenset(banned))
 
     def known_account(self, account_id: str) -> str | None:
         """The target an account itself belongs to (banned or actor member), if any."""
@@ -256,107 +241,28 @@ class BanEvasionIndex:
             asn=asn,
             client_ip=client_ip,
         )
-        return _best(_accumulate({}, hits))
-
-
-def _banned_clusters(
-    banned: list[str],
-    users: dict[tuple[str, str], list[str]],
-    stats: dict[tuple[str, str], ValueStats],
-    member_of: dict[str, str],
-    actor_values: dict[tuple[str, str], list[str]] | None = None,
-) -> dict[str, str]:
-    """Link target of each banned account: its actor, else its cluster of banned accounts.
-
-    Banned accounts are joined when they share a specific value (:data:`CLUSTER_KINDS`)
-    whose users are mostly known-bad (purity >= :data:`CLUSTER_PURITY`), and joined to an
-    actor when such a value is in that actor's fingerprint with that purity. A cluster
-    takes the actor most of its links and attributed accounts point to, else
-    ``banned-accounts:<smallest account id>``; accounts attributed to an actor keep it.
-    """
-    parent = {a: a for a in banned}
-    votes_of: dict[str, Counter[str]] = defaultdict(Counter)
-
-    def find(a: str) -> str:
-        while parent[a] != a:
-            parent[a] = parent[parent[a]]
-            a = parent[a]
-        return a
-
-    def union(a: str, b: str) -> None:
-        ra, rb = find(a), find(b)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
-
-    for key, accounts in users.items():
-        st = stats.get(key)
-        if key[0] not in CLUSTER_KINDS or st is None or st.purity < CLUSTER_PURITY:
-            continue
-        for a in accounts[1:]:
-            union(accounts[0], a)
-        for actor in (actor_values or {}).get(key, ()):
-            votes_of[accounts[0]][actor] += len(accounts)
-    for a in banned:
-        if a in member_of:
-            votes_of[a][member_of[a]] += 1
-    groups: dict[str, list[str]] = defaultdict(list)
-    for a in banned:
-        groups[find(a)].append(a)
-    out: dict[str, str] = {}
-    for accounts in groups.values():
-        votes: Counter[str] = Counter()
-        for a in accounts:
-            votes.update(votes_of.get(a, {}))
-        name = (
-            min(votes, key=lambda k: (-votes[k], k))
-            if votes
-            else f"{BANNED_TARGET}:{min(accounts)}"
-        )
-        for a in accounts:
-            out[a] = member_of.get(a, name)
-    return out
-
-
-def _accumulate(
-    acc: dict[str, dict[str, tuple[float, str]]], hits: list[tuple[str, str, _Entry]]
-) -> dict[str, dict[str, tuple[float, str]]]:
-    for kind, value, e in hits:
-        per_kind = acc.setdefault(e.target, {})
-        if e.weight > per_kind.get(kind, (0.0, ""))[0]:
-            per_kind[kind] = (e.weight, f"{kind}={value} shared with {e.example} (+{e.weight:.2f})")
-    return acc
-
-
-def _best(acc: dict[str, dict[str, tuple[float, str]]]) -> Link | None:
-    best: Link | None = None
-    for target, kinds in acc.items():
-        score = round(combine({k: w for k, (w, _) in kinds.items()}), 4)
-        if best is None or score > best.score:
-            reasons = [r for _, r in sorted(kinds.values(), key=lambda t: -t[0])]
-            pay = max((w for k, (w, _) in kinds.items() if FAMILIES.get(k) == "payment"), default=0)
-            fams = independent_families({k: w for k, (w, _) in kinds.items()})
-            best = Link(target, score, reasons, frozenset(fams), pay)
-    return best
+        return best(accumulate({}, hits))
 
 
 class ReturningActorWatch:
     """Per-account accumulation of :class:`BanEvasionIndex` hits for the online path.
 
     ``observe(account_id, ...)`` is called once per request with that request's evidence
-    values; it returns the account's link once flagged. At most ``max_accounts`` accounts
-    are remembered (least recently seen forgotten first).
+    values; it returns the account's link once flagged. Evidence is kept per target (at
+    most ``MAX_VALUES_PER_KIND`` values per kind), exactly as the batch path scores it.
+    At most ``max_accounts`` accounts are remembered (least recently seen forgotten first).
     """
 
     def __init__(self, index: BanEvasionIndex, max_accounts: int = 1_000_000) -> None:
         self.index = index
         self.max_accounts = max_accounts
-        self._state: OrderedDict[str, dict[str, dict[str, tuple[float, str]]]] = OrderedDict()
+        self._state: OrderedDict[str, Accumulator] = OrderedDict()
 
     def observe(self, account_id: str, **values: str | int | None) -> Link | None:
         """Add one request's evidence; return the link when the account is flagged.
 
         A banned account is linked at once; every other account (an actor's unbanned
-        members included) once its own accumulated evidence is enough.
+        members included) once its own accumulated evidence for one target is enough.
         """
         known = self.index.banned_account(account_id)
         if known is not None:
@@ -364,34 +270,53 @@ class ReturningActorWatch:
                 known, FLAG_SCORE, [f"account is itself linked to {known}"], payment_score=9.9
             )
         acc = self._state.pop(account_id, {})
-        _accumulate(acc, self.index.matches(**values))
+        accumulate(acc, self.index.matches(**values))
         self._state[account_id] = acc
         if len(self._state) > self.max_accounts:
             self._state.popitem(last=False)
-        link = _best(acc)
-        return link if link is not None and link.flagged else None
+        return _flagged_link(acc)
+
+
+def _flagged_link(acc: Accumulator) -> Link | None:
+    """The strongest flagged per-target link of an accumulator, else ``None``."""
+    flagged = [lk for t, kinds in acc.items() if (lk := link_of(t, kinds)).flagged]
+    return max(flagged, key=lambda lk: lk.score) if flagged else None
 
 
 def account_evidence(
-    store: Store, index: BanEvasionIndex, accounts: list[str] | None = None
+    store: Store,
+    index: BanEvasionIndex,
+    accounts: list[str] | None = None,
+    *,
+    min_total: float = 0.0,
 ) -> dict[str, dict[str, Link]]:
-    """Per account (all, or ``accounts``), its link to every target its values hit."""
+    """Per account (all, or ``accounts``), its link to every target its values hit.
+
+    Hits are joined and ranked in DuckDB (the best :data:`MAX_VALUES_PER_KIND` values per
+    account, target and kind); with ``min_total``, account-target pairs whose evidence
+    cannot reach it (the sum of those weights is an upper bound of the score) are dropped
+    there, before any Python.
+    """
     rows = [
-        (kind, value, e.target, f"{e.weight}|{e.example}")
+        (kind, value, e.target, e.weight, e.example)
         for (kind, value), entries in index._entries.items()
         for e in entries
     ]
     if not rows:
         return {}
-    tbl = pa.table(
-        {
-            "kind": [r[0] for r in rows],
-            "value": [r[1] for r in rows],
-            "target": [r[2] for r in rows],
-            "meta": [r[3] for r in rows],
-        }
+    cols = list(zip(*rows, strict=True))
+    store.con.register(
+        "_dg_index",
+        pa.table(
+            {
+                "kind": pa.array(cols[0], pa.string()),
+                "value": pa.array(cols[1], pa.string()),
+                "target": pa.array(cols[2], pa.string()),
+                "weight": pa.array(cols[3], pa.float64()),
+                "example": pa.array(cols[4], pa.string()),
+            }
+        ),
     )
-    store.con.register("_dg_index", tbl)
     where = ""
     if accounts is not None:
         store.con.register(
@@ -399,39 +324,46 @@ def account_evidence(
             pa.table({"account_id": accounts}, schema=pa.schema([("account_id", pa.string())])),
         )
         where = "WHERE v.account_id IN (SELECT account_id FROM _dg_only)"
+    k = MAX_VALUES_PER_KIND
     try:
         hits = store.con.execute(
-            f"SELECT v.account_id, v.kind, v.value, i.target, i.meta FROM {VALUES_TABLE} v "
-            f"JOIN _dg_index i ON i.kind = v.kind AND i.value = v.value {where}"
+            f"WITH h AS (SELECT v.account_id, v.kind, i.target, "
+            f"list(struct_pack(w := i.weight, v := v.value, e := i.example) "
+            f"ORDER BY i.weight DESC, v.value)[1:{k}] AS top FROM {VALUES_TABLE} v "
+            f"JOIN _dg_index i ON i.kind = v.kind AND i.value = v.value {where} "
+            f"GROUP BY ALL) "
+            f"SELECT account_id, target, kind, top FROM h "
+            f"QUALIFY sum(list_sum([t.w FOR t IN top])) "
+            f"OVER (PARTITION BY account_id, target) >= ?",
+            [min_total],
         ).fetchall()
     finally:
         store.con.unregister("_dg_index")
         if accounts is not None:
             store.con.unregister("_dg_only")
-    per_account: dict[str, list[tuple[str, str, _Entry]]] = defaultdict(list)
-    for account, kind, value, target, meta in hits:
-        weight, example = meta.split("|", 1)
-        per_account[account].append((kind, value, _Entry(target, float(weight), example)))
-    out: dict[str, dict[str, Link]] = {}
-    for account, h in per_account.items():
-        acc = _accumulate({}, h)
-        out[account] = {t: link for t in acc if (link := _best({t: acc[t]})) is not None}
-    return out
+    acc: dict[str, Accumulator] = defaultdict(dict)
+    for account, target, kind, top in hits:
+        acc[account].setdefault(target, {})[kind] = {
+            t["v"]: (t["w"], f"{kind}={t['v']} shared with {t['e']} (+{t['w']:.2f})") for t in top
+        }
+    return {a: {t: link_of(t, kinds) for t, kinds in per.items()} for a, per in acc.items()}
 
 
 def returning_accounts(store: Store, *, min_score: float = 0.0) -> list[ReturningAccount]:
     """Accounts (not banned, not already an actor's) linked to banned accounts or actors.
 
-    Returns one row per flagged account with its strongest link target, score and
-    reasons, strongest first.
+    Returns one row per flagged account with its strongest flagged link's target, score
+    and reasons, strongest first.
     """
     index = BanEvasionIndex.from_store(store)
+    floor = max(min(PAYMENT_FLAG_SCORE, FLAG_SCORE), min_score)
     out: list[ReturningAccount] = []
-    for account, links in account_evidence(store, index).items():
+    for account, links in account_evidence(store, index, min_total=floor).items():
         if index.known_account(account) is not None:
             continue
-        link = max(links.values(), key=lambda lk: lk.score)
-        if link.flagged and link.score >= min_score:
+        flagged = [lk for lk in links.values() if lk.flagged and lk.score >= min_score]
+        if flagged:
+            link = max(flagged, key=lambda lk: lk.score)
             out.append(ReturningAccount(account, link.target, link.score, tuple(link.reasons)))
     out.sort(key=lambda r: (-r.score, r.account_id))
     return out

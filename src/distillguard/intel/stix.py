@@ -45,6 +45,9 @@ from .sharing import (
     keyed_hash,
 )
 
+#: Most comparisons one indicator pattern joins with ``OR`` (see ``_Builder.indicators``).
+PATTERN_CHUNK = 400
+
 __all__ = [
     "ATLAS_TECHNIQUE",
     "EXTENSION_ID",
@@ -190,6 +193,19 @@ class _Builder:
             )
         )
 
+    def indicators(
+        self, c: Campaign, what: str, comparisons: list[str], targets: list[str]
+    ) -> None:
+        """One indicator per :data:`PATTERN_CHUNK` comparisons (joined by ``OR``).
+
+        STIX pattern parsers recurse once per ``OR``: the reference validator fails on a
+        pattern of about a thousand, so a large pool is shared as several indicators.
+        """
+        for i in range(0, len(comparisons), PATTERN_CHUNK):
+            part = comparisons[i : i + PATTERN_CHUNK]
+            label = what if i == 0 else f"{what} (part {i // PATTERN_CHUNK + 1})"
+            self.indicator(c, label, " OR ".join(part), len(part), targets)
+
     def indicator(self, c: Campaign, what: str, pattern: str, n: int, targets: list[str]) -> None:
         ind = self.add(
             stix2.Indicator(
@@ -286,25 +302,34 @@ def _add_campaign(
         targets_infra = [*targets, pool.id]
     else:
         targets_infra = targets
-    v4 = [r for r in ranges if ":" not in r]
-    if v4:
-        pat = " OR ".join(f"[ipv4-addr:value ISSUBSET {_quote(r)}]" for r in v4)
-        b.indicator(c, "IPv4 ranges", pat, len(v4), targets_infra)
-    if infra.asns:
-        asns = sorted(set(infra.asns))[:MAX_PATTERN_VALUES]
-        pat = " OR ".join(f"[autonomous-system:number = {int(a)}]" for a in asns)
-        b.indicator(c, "autonomous systems", pat, len(asns), targets_infra)
+    v4 = [r for r in ranges if ":" not in r][:MAX_PATTERN_VALUES]
+    b.indicators(
+        c, "IPv4 ranges", [f"[ipv4-addr:value ISSUBSET {_quote(r)}]" for r in v4], targets_infra
+    )
+    asns = sorted(set(infra.asns))[:MAX_PATTERN_VALUES]
+    b.indicators(
+        c,
+        "autonomous systems",
+        [f"[autonomous-system:number = {int(a)}]" for a in asns],
+        targets_infra,
+    )
     clients = _pure_union("client_fp", infra.client_fingerprints, fp, actor_fp)
-    if clients:
-        pat = " OR ".join(
+    b.indicators(
+        c,
+        "client fingerprints",
+        [
             f"[x-distillguard-client:fingerprint = {_quote(v)}]"
             for v in clients[:MAX_PATTERN_VALUES]
-        )
-        b.indicator(c, "client fingerprints", pat, len(clients), targets)
+        ],
+        targets,
+    )
     hashes = sorted({keyed_hash(key, "account", a) for a in c.members})[:MAX_PATTERN_VALUES]
-    if hashes:
-        pat = " OR ".join(f"[user-account:user_id = {_quote(h)}]" for h in hashes)
-        b.indicator(c, "keyed account hashes", pat, len(hashes), targets)
+    b.indicators(
+        c,
+        "keyed account hashes",
+        [f"[user-account:user_id = {_quote(h)}]" for h in hashes],
+        targets,
+    )
 
 
 def _intrusion_set(

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -56,6 +57,9 @@ MAX_DEPTH = 24
 MAX_OBJECTS = 50_000
 #: Longest indicator pattern, characters.
 MAX_PATTERN_CHARS = 1_000_000
+#: Most boolean terms (``AND`` / ``OR``) in one pattern: the reference STIX pattern parser
+#: recurses once per term and fails at about a thousand.
+MAX_PATTERN_TERMS = 800
 
 _SDO = {
     "attack-pattern", "campaign", "course-of-action", "grouping", "identity", "incident",
@@ -161,14 +165,28 @@ def parse_bundle(path: str | os.PathLike[str]) -> tuple[dict[str, Any], str]:
             raise bad("wrong spec version", f"{t} has spec_version {sv!r}, need '2.1'", where)
         if t == "indicator" and len(str(obj.get("pattern", ""))) > MAX_PATTERN_CHARS:
             raise bad("pattern too long", f"more than {MAX_PATTERN_CHARS} characters", where)
+        if t == "indicator" and _operators(str(obj.get("pattern", ""))) > MAX_PATTERN_TERMS:
+            raise bad(
+                "pattern too complex",
+                f"more than {MAX_PATTERN_TERMS} AND/OR terms (split it into several indicators)",
+                where,
+            )
     from stix2validator import ValidationOptions, validate_parsed_json  # slow import: lazy
 
-    result = validate_parsed_json(doc, ValidationOptions(strict=False))
+    try:
+        result = validate_parsed_json(doc, ValidationOptions(strict=False))
+    except RecursionError:
+        raise bad("pattern too complex", "the STIX pattern parser ran out of stack") from None
     results = result if isinstance(result, list) else [result]
     errors = [f"{r.object_id}: {e}" for r in results for e in (r.errors or [])]
     if errors or not all(r.is_valid for r in results):
         raise bad("invalid STIX", "; ".join(errors[:3]) or "stix2-validator rejected it")
     return doc, hashlib.sha256(raw).hexdigest()
+
+
+def _operators(pattern: str) -> int:
+    """How many ``AND`` / ``OR`` terms a pattern joins (an upper bound: quoted text counts)."""
+    return len(re.findall(r"\b(?:AND|OR|FOLLOWEDBY)\b", pattern))
 
 
 def _unquote(v: str) -> str:
