@@ -66,25 +66,24 @@ REQUEST_DETECTORS = ("template", "shape")
 def default_signals(detectors: tuple[str, ...] | None = REQUEST_DETECTORS) -> SignalFn:
     """The batch signal definitions applied to one native record.
 
-    Uses :func:`distillguard.signals.signals_for_exchange`, the single-exchange path that
-    shares the batch rules, masks and hashes (tested equal to the batch output), so a
-    request is decided on its address, client, template and shape signals without
-    building a one-row Arrow batch. ``detectors`` limits the registry to those
-    detectors (default :data:`REQUEST_DETECTORS`, what ``decide`` and the evidence
-    sources read); ``None`` runs them all. Each signal computed has the batch value.
+    Gives the values of :func:`distillguard.signals.signals_for_exchange`, the
+    single-exchange path that shares the batch rules, masks and hashes (tested equal to
+    the batch output), so a request is decided on its address, client, template and
+    shape signals without building a one-row Arrow batch; what repeats from request to
+    request (client fingerprints, request shapes) is cached
+    (:class:`~distillguard.online.request_signals.RequestSignals`). ``detectors`` limits
+    the registry to those detectors (default :data:`REQUEST_DETECTORS`, what ``decide``
+    and the evidence sources read); ``None`` runs them all. Each signal computed has
+    the batch value.
     """
-    from ..ingest import normalize_native
-    from ..signals import SignalContext, signals_for_exchange
+    from ..signals import SignalContext
     from ..signals.registry import Registry
+    from .request_signals import RequestSignals
 
     sctx = SignalContext.default()
     if detectors is not None:
         sctx.registry = Registry([d for d in sctx.registry if d.name in detectors])
-
-    def fn(record: dict[str, Any]) -> dict[str, Any]:
-        return signals_for_exchange(normalize_native(record), sctx)
-
-    return fn
+    return RequestSignals(sctx)
 
 
 def default_batch_signals() -> BatchSignalFn:
