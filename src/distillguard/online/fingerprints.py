@@ -66,6 +66,7 @@ def fingerprint_index(
     ``exchange_signals`` that sent it and how many of them the scan flagged (or put in a
     campaign); keeps those with ``accounts >= min_accounts`` and purity at least
     ``min_purity``. A value claimed by two campaigns goes to the one listing it first.
+    A store without ``exchange_signals`` (never scanned) gives no fingerprints.
     """
     flagged = {v.account_id for v in verdicts if v.flagged}
     cand: dict[tuple[str, str], str] = {}
@@ -81,6 +82,9 @@ def fingerprint_index(
 
     con = store.con.cursor()
     try:
+        tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+        if "exchange_signals" not in tables:
+            return {}  # a store that was never scanned: no usage to measure purity on
         con.register("dg_fp_flagged", pa.table({"account_id": sorted(flagged)}))
         out: dict[tuple[str, str], Fingerprint] = {}
         for kind in {k for k, _ in cand}:
