@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from distillguard.contracts import Campaign, Verdict, write_campaigns, write_verdicts
-from distillguard.online import RequestContext
+from distillguard.online import AccountRecord, RequestContext
 from distillguard.online.engine import default_signals
 from distillguard.online.fingerprints import CampaignFingerprints, fingerprint_index
 from distillguard.online.setup import build_enforcer
@@ -145,3 +145,32 @@ def test_served_end_to_end_and_rebuilt_when_verdicts_reload(tmp_path: Path) -> N
     write_campaigns(scan / "campaigns.json", [_campaign(members, [])])
     watcher.reload()
     assert "campaign_fingerprint" not in action("fresh_dev", CAMPAIGN_SYSTEM)[1]
+
+
+def test_a_value_pure_only_among_fresh_accounts_speaks_only_for_fresh_ones(
+    tmp_path: Path,
+) -> None:
+    members = [f"m{i}" for i in range(6)]  # the campaign's sign-ups, days old at first use
+    firms = [f"firm{i}" for i in range(6)]  # established customers with the same prompt
+    _store(tmp_path / "s.duckdb", {"agent_prompt": members + firms})
+    with Store(tmp_path / "s.duckdb") as st:
+        st.con.executemany(
+            "INSERT INTO accounts (account_id, created_at) VALUES (?, ?)",
+            [(m, T0 - timedelta(days=3)) for m in members]
+            + [(f, T0 - timedelta(days=700)) for f in firms],
+        )
+        verdicts = [Verdict(account_id=m, risk=0.99, flagged=True) for m in members]
+        camp = [_campaign(members, ["agent_prompt"])]
+        assert fingerprint_index(camp, verdicts, st) == {}  # 50% pure overall
+        idx = fingerprint_index(camp, verdicts, st, fresh_days=30)
+    fp = idx[("system_hash", "agent_prompt")]
+    assert fp.fresh_only and (fp.accounts, fp.flagged) == (6, 6)
+    src = CampaignFingerprints(idx, fresh_days=30)
+    now = (T0 + timedelta(days=5)).timestamp()
+    ctx = RequestContext(
+        "a", "anthropic.messages", {}, ts=now, signals={"system_hash": "agent_prompt"}
+    )
+    young = AccountRecord("a", created_at=now - 2 * 86400)
+    old = AccountRecord("a", created_at=now - 400 * 86400)
+    assert [e.kind for e in src.lookup(ctx, young)] == ["campaign_fingerprint"]
+    assert src.lookup(ctx, old) == [] and src.lookup(ctx, None) == []

@@ -8,7 +8,10 @@ rules need ten exchanges). But the values are only indicators when they are the
 campaign's own: a coding agent's stock system prompt is shared by the campaign and by
 every developer who runs the same agent. :func:`fingerprint_index` therefore keeps a
 value only when the scanned period shows it is *pure*: used by at least
-``min_accounts`` accounts, at least ``min_purity`` of them flagged by the scan.
+``min_accounts`` accounts, at least ``min_purity`` of them flagged by the scan. A value
+that is pure only among *fresh* accounts (created at most ``fresh_days`` before they
+first sent it: a campaign's sign-ups, while the established customers who share it
+are old) is kept as ``fresh_only`` and answers only for fresh accounts.
 
 :class:`CampaignFingerprints` is an :class:`~distillguard.online.state.EvidenceSource`:
 it answers ``campaign_fingerprint`` evidence for a request whose ``system_hash`` or
@@ -44,6 +47,8 @@ class Fingerprint:
     kind: str
     accounts: int
     flagged: int
+    #: pure only among fresh accounts: evidence only for accounts younger than the limit
+    fresh_only: bool = False
 
     @property
     def purity(self) -> float:
@@ -59,14 +64,18 @@ def fingerprint_index(
     kinds: Sequence[str] = ("system_prompt", "template"),
     min_accounts: int = 5,
     min_purity: float = 0.9,
+    fresh_days: float = 0.0,
 ) -> dict[tuple[str, str], Fingerprint]:
     """``(signal name, value) -> Fingerprint`` for the campaigns' pure values.
 
     Counts, per candidate value, the distinct accounts of the store's
     ``exchange_signals`` that sent it and how many of them the scan flagged (or put in a
     campaign); keeps those with ``accounts >= min_accounts`` and purity at least
-    ``min_purity``. A value claimed by two campaigns goes to the one listing it first.
-    A store without ``exchange_signals`` (never scanned) gives no fingerprints.
+    ``min_purity``. Otherwise, with ``fresh_days > 0``, the same test among the accounts
+    created at most ``fresh_days`` before their first use of the value (the registry's
+    ``created_at``) keeps it as ``fresh_only``. A value claimed by two campaigns goes to
+    the one listing it first. A store without ``exchange_signals`` (never scanned) gives
+    no fingerprints.
     """
     flagged = {v.account_id for v in verdicts if v.flagged}
     cand: dict[tuple[str, str], str] = {}
@@ -86,24 +95,39 @@ def fingerprint_index(
         if "exchange_signals" not in tables:
             return {}  # a store that was never scanned: no usage to measure purity on
         con.register("dg_fp_flagged", pa.table({"account_id": sorted(flagged)}))
+        fresh = (
+            "a.created_at IS NOT NULL AND epoch(u.first_use) - epoch(a.created_at) < $1 * 86400"
+            if "accounts" in tables
+            else "$1 < 0"
+        )
         out: dict[tuple[str, str], Fingerprint] = {}
         for kind in {k for k, _ in cand}:
             col = _SIGNAL_OF[kind]
             values = sorted(v for k, v in cand if k == kind)
             con.register("dg_fp_values", pa.table({"value": values}))
             rows = con.execute(
-                f"""SELECT s.{col}, count(DISTINCT s.account_id),
-                           count(DISTINCT s.account_id) FILTER (WHERE f.account_id IS NOT NULL)
-                    FROM exchange_signals s
-                    JOIN dg_fp_values v ON s.{col} = v.value
-                    LEFT JOIN dg_fp_flagged f ON f.account_id = s.account_id
-                    GROUP BY 1"""
+                f"""WITH use AS (
+                      SELECT s.{col} AS value, s.account_id, min(s.timestamp) AS first_use
+                      FROM exchange_signals s JOIN dg_fp_values v ON s.{col} = v.value
+                      GROUP BY 1, 2)
+                    SELECT u.value, count(*), count(f.account_id),
+                           count(*) FILTER (WHERE {fresh}),
+                           count(f.account_id) FILTER (WHERE {fresh})
+                    FROM use u
+                    LEFT JOIN dg_fp_flagged f ON f.account_id = u.account_id
+                    LEFT JOIN accounts a ON a.account_id = u.account_id
+                    GROUP BY 1""",
+                [fresh_days],
             ).fetchall()
             con.unregister("dg_fp_values")
-            for value, n, m in rows:
-                fp = Fingerprint(cand[(kind, value)], kind, int(n), int(m))
-                if fp.accounts >= min_accounts and fp.purity >= min_purity:
-                    out[(col, str(value))] = fp
+            for value, n, m, n_fresh, m_fresh in rows:
+                camp = cand[(kind, value)]
+                fp = Fingerprint(camp, kind, int(n), int(m))
+                if fp.accounts < min_accounts or fp.purity < min_purity:
+                    fp = Fingerprint(camp, kind, int(n_fresh), int(m_fresh), fresh_only=True)
+                    if fresh_days <= 0 or fp.accounts < min_accounts or fp.purity < min_purity:
+                        continue
+                out[(col, str(value))] = fp
         return out
     finally:
         con.close()
@@ -114,8 +138,12 @@ class CampaignFingerprints:
 
     kind = "campaign_fingerprint"
 
-    def __init__(self, index: dict[tuple[str, str], Fingerprint] | None = None) -> None:
+    def __init__(
+        self, index: dict[tuple[str, str], Fingerprint] | None = None, *, fresh_days: float = 0.0
+    ) -> None:
         self.index: dict[tuple[str, str], Fingerprint] = dict(index or {})
+        #: how young an account must be for ``fresh_only`` fingerprints to speak
+        self.fresh_s = fresh_days * 86400.0
 
     def replace(self, index: dict[tuple[str, str], Fingerprint]) -> None:
         """Swap in a new index (after the verdicts reload)."""
@@ -129,17 +157,21 @@ class CampaignFingerprints:
         sig = context.signals
         if not sig or not self.index:
             return []
+        fresh = (
+            account is not None
+            and account.created_at is not None
+            and context.ts - account.created_at < self.fresh_s
+        )
         out: list[Evidence] = []
-        sys_hash = sig.get("system_hash")
-        if sys_hash:
-            fp = self.index.get(("system_hash", str(sys_hash)))
-            if fp is not None:
-                out.append(self._evidence(str(sys_hash), fp))
-        tpl = sig.get("template_id")
-        if tpl and is_template_indicator(sig):
-            fp = self.index.get(("template_id", str(tpl)))
-            if fp is not None:
-                out.append(self._evidence(str(tpl), fp))
+        keys = [("system_hash", sig.get("system_hash"))]
+        if is_template_indicator(sig):
+            keys.append(("template_id", sig.get("template_id")))
+        for col, value in keys:
+            if not value:
+                continue
+            fp = self.index.get((col, str(value)))
+            if fp is not None and (fresh or not fp.fresh_only):
+                out.append(self._evidence(str(value), fp))
         return out
 
     def _evidence(self, value: str, fp: Fingerprint) -> Evidence:
@@ -147,5 +179,6 @@ class CampaignFingerprints:
             self.kind,
             value,
             campaign_id=fp.campaign_id,
-            detail=f"{fp.kind} of {fp.campaign_id}: {fp.flagged}/{fp.accounts} accounts flagged",
+            detail=f"{fp.kind} of {fp.campaign_id}: {fp.flagged}/{fp.accounts} "
+            f"{'fresh ' if fp.fresh_only else ''}accounts flagged",
         )

@@ -128,6 +128,7 @@ def _fingerprint_hook(
                     kinds=spec.kinds,
                     min_accounts=spec.min_accounts,
                     min_purity=spec.min_purity,
+                    fresh_days=policy.new_accounts.max_age_days,
                 )
             )
         finally:
@@ -175,7 +176,7 @@ def build_enforcer(
     if intel_store:
         sources.append(_intel_source(intel_store))
         if verdicts and pol.fingerprints.kinds:
-            fps = CampaignFingerprints()
+            fps = CampaignFingerprints(fresh_days=pol.new_accounts.max_age_days)
             sources.append(fps)
             hooks.append(_fingerprint_hook(intel_store, pol, fps))
     backend = build_state(

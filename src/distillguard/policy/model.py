@@ -126,8 +126,9 @@ class FingerprintSpec(_Strict):
     A system prompt or prompt template that the scan found shared inside a campaign is
     an indicator of that campaign when at least ``min_accounts`` accounts used it in the
     scanned period and at least ``min_purity`` of them were flagged: values that
-    ordinary customers also send (a coding agent's stock system prompt) never are.
-    Needs the scan's store (``--store``); ``kinds: []`` turns it off.
+    ordinary customers also send (a coding agent's stock system prompt) never are. A
+    value pure only among fresh accounts (``new_accounts.max_age_days``) speaks only for
+    fresh accounts. Needs the scan's store (``--store``); ``kinds: []`` turns it off.
     """
 
     kinds: list[Literal["system_prompt", "template"]] = Field(
