@@ -30,7 +30,6 @@ from .summary import IngestSummary, Rejection
 from .writer import append_all, grouped, tune_store
 
 __all__ = [
-    "APPEND_BYTES",
     "MAX_DOCUMENT_BYTES",
     "STORE_MEMORY_LIMIT",
     "RejectedInput",
@@ -41,11 +40,6 @@ __all__ = [
 
 #: Largest whole-file JSON document (pretty-printed OTLP export) read at once.
 MAX_DOCUMENT_BYTES = 256 << 20
-
-#: Canonical data per store transaction at most (DuckDB commits are costly; fewer,
-#: larger is faster); a transaction also ends at each ROW_GROUP_ROWS rows. Larger
-#: transactions (128 MiB) saved no CPU end to end and held ~200 MB more in DuckDB.
-APPEND_BYTES = 32 << 20
 
 #: Arrow data handed to the store per insert statement (bounds the writer's memory).
 HANDOFF_BYTES = 32 << 20
@@ -318,13 +312,15 @@ def ingest_paths(
     workers: int | None = None,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     max_line_bytes: int = MAX_LINE_BYTES,
-    append_bytes: int = APPEND_BYTES,
+    append_bytes: int | None = None,
 ) -> IngestSummary:
     """Ingest files and folders (mixed formats, detected per file) into ``store``.
 
     Each batch is appended in its own transaction; exchanges already in the store are
     counted as duplicates. Account files (``accounts`` or met in a folder) are
-    upserted. Batches are grouped into transactions of about ``append_bytes``.
+    upserted. A store transaction ends at each whole DuckDB row group (see
+    :func:`~distillguard.ingest.writer.append_all`), or once it holds ``append_bytes``
+    of Arrow data when that is given.
     ``progress`` is called with the number of input bytes just consumed.
     While it runs, a store opened without ``memory_limit`` is capped at
     STORE_MEMORY_LIMIT and DuckDB keeps to one thread when workers parse. Scripts
@@ -361,7 +357,9 @@ def ingest_paths(
             progress=progress,
             on_accounts=upsert,
         )
-        tables = grouped(batches, min(append_bytes, HANDOFF_BYTES))
+        tables = grouped(
+            batches, HANDOFF_BYTES if append_bytes is None else min(append_bytes, HANDOFF_BYTES)
+        )
         append_all(store, tables, summary, append_bytes)
     finally:
         parser.close()
