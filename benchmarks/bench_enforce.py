@@ -14,9 +14,10 @@ The pipeline a provider would run, on the simulator:
    (allow / monitor) and before its first enforcement; per benign group the share of
    exchanges throttled, challenged, degraded or blocked.
 
-``python -m benchmarks enforce`` runs the default list (tuning seeds of
-``attribution-2p`` and the held-out ones); ``run_one(scenario, seed, scale, root)``
-runs one. Folders are cached under ``$DG_BENCH_ENFORCE`` (default a temp folder) so
+``python -m benchmarks enforce`` runs the held-out list (:data:`HELDOUT`, runs the
+policy was never tuned on); ``DG_BENCH_ENFORCE_SET=tuning`` (or ``all``) runs the
+tuning runs (:data:`TUNING`) instead (or both). ``run_one(scenario, seed, scale,
+root)`` runs one. Folders are cached under ``$DG_BENCH_ENFORCE`` (default a temp folder) so
 a policy change can be measured again without re-simulating or re-scanning
 (``out_name`` keeps each variant's decisions apart).
 """
@@ -33,9 +34,18 @@ from typing import Any
 
 import orjson
 
-#: (scenario, seed): tuning runs first, then runs never tuned on.
-TUNING = [("attribution-2p", 21), ("attribution-2p", 31)]
-HELDOUT = [("attribution-2p", 9201), ("attribution-2p", 9202), ("heldout-mix", 9203)]
+#: (scenario, seed) the policy was tuned on.
+TUNING = [("attribution-2p", 21), ("attribution-2p", 31), ("default", 7)]
+#: (scenario, seed) never tuned on (heldout-mix 9203 was looked at once for
+#: ``verdict_full_weight_from``; 9204, 9205 and 9206 were added unseen).
+HELDOUT = [
+    ("attribution-2p", 9201),
+    ("attribution-2p", 9202),
+    ("attribution-2p", 9204),
+    ("attribution-2p", 9205),
+    ("heldout-mix", 9203),
+    ("heldout-mix", 9206),
+]
 
 
 def _prepare(root: Path, scenario: str, seed: int, scale: float) -> tuple[Path, Any]:
@@ -175,8 +185,13 @@ def rows_of(scenario: str, seed: int, m: dict[str, Any]) -> list[dict[str, objec
                 "affected / blocked": "",
             }
         )
+    n_all = aff_all = blocked_ent = 0
     for unit, g in sorted(m["benign_groups"].items()):
         aff = g["throttled"] + g["verified"] + g["degraded"] + g["blocked"]
+        n_all += g["exchanges"]
+        aff_all += round(aff * g["exchanges"])
+        if unit == "enterprise":
+            blocked_ent = g["blocked_exchanges"]
         rows.append(
             {
                 "run": f"{scenario}/{seed}",
@@ -187,12 +202,26 @@ def rows_of(scenario: str, seed: int, m: dict[str, Any]) -> list[dict[str, objec
                 "affected / blocked": f"{aff:.3%} / {g['blocked_exchanges']}",
             }
         )
+    rows.append(
+        {
+            "run": f"{scenario}/{seed}",
+            "unit": "benign:all (enterprise blocked)",
+            "exchanges": n_all,
+            "full-quality tokens": "",
+            "tokens before first enforcement": "",
+            "affected / blocked": f"{aff_all / max(n_all, 1):.3%} ({blocked_ent})",
+        }
+    )
     return rows
 
 
 def run(scale: float = 1.0) -> list[dict[str, object]]:
-    """Held-out runs (scenarios and seeds the policy was not tuned on)."""
+    """Held-out runs (``DG_BENCH_ENFORCE_SET``: ``heldout`` default, ``tuning``, ``all``)."""
+    which = os.environ.get("DG_BENCH_ENFORCE_SET", "heldout")
+    runs = {"heldout": HELDOUT, "tuning": TUNING, "all": TUNING + HELDOUT}.get(which)
+    if runs is None:
+        raise ValueError(f"DG_BENCH_ENFORCE_SET must be heldout, tuning or all, not {which!r}")
     rows: list[dict[str, object]] = []
-    for scenario, seed in HELDOUT:
+    for scenario, seed in runs:
         rows += rows_of(scenario, seed, run_one(scenario, seed, scale))
     return rows
