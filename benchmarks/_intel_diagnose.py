@@ -2,7 +2,8 @@
 
 * :func:`score_margins`: how returning-link scores spread around the flag thresholds
   (how thresholds are derived on training seeds, see docs/intel.md);
-* :func:`evaluate_dir`: re-measure a kept run with the current intel code.
+* :func:`evaluate_dir`: re-measure a kept run with the current intel code (with
+  ``relearn``, provider A's actor memory is learned again from its period-one scan).
 """
 
 from __future__ import annotations
@@ -11,8 +12,38 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from benchmarks.bench_intel import SCENARIO, _partner, _truth, evaluate
+from benchmarks.bench_intel import (
+    SCENARIO,
+    _copy_actor_memory,
+    _name_actors,
+    _partner,
+    _truth,
+    evaluate,
+)
+from distillguard.contracts import read_campaigns
 from distillguard.store import Store
+
+_ACTOR_TABLES = ("actor_accounts", "actor_fingerprints", "actors")
+
+
+def relearn_actors(root: Path) -> dict[str, str]:
+    """Name provider A's period-one campaigns again with the current intel code.
+
+    The kept period-one scan is reused (nothing is simulated or scanned again); the actor
+    memory of ``p1-asis`` and its copy in ``p2-asis`` are replaced. Returns campaign ->
+    actor, as the benchmark's naming step.
+    """
+    truth, _ = _truth(root / "sim")
+    camps = read_campaigns(root / "out1" / "campaigns.json")
+    with Store(root / "p1-asis.duckdb") as p1:
+        for t in _ACTOR_TABLES:
+            p1.con.execute(f"DELETE FROM {t}")
+        named = _name_actors(p1, camps, truth)
+    with Store(root / "p2-asis.duckdb") as p2:
+        for t in _ACTOR_TABLES:
+            p2.con.execute(f"DELETE FROM {t}")
+        _copy_actor_memory(root / "p1-asis.duckdb", p2)
+    return named
 
 
 def score_margins(root: Path, tag: str = "asis") -> dict[str, Any]:
@@ -57,14 +88,19 @@ def score_margins(root: Path, tag: str = "asis") -> dict[str, Any]:
     return {"benign_top5": top_benign, "ladder": ladder, "attack": len(attack)}
 
 
-def evaluate_dir(root: Path, scenario: str = SCENARIO, *, partner: bool = True) -> dict[str, Any]:
+def evaluate_dir(
+    root: Path, scenario: str = SCENARIO, *, partner: bool = True, relearn: bool = False
+) -> dict[str, Any]:
     """Re-measure a kept run (``$DG_BENCH_INTEL_KEEP``) with the current intel code.
 
-    Nothing is simulated or scanned again for provider A; with ``partner`` provider B
-    imports a freshly exported bundle and scans again (the export may have changed).
+    Nothing is simulated or scanned again for provider A (with ``relearn`` its actor
+    memory is learned again, :func:`relearn_actors`); with ``partner`` provider B imports
+    a freshly exported bundle and scans again (the export may have changed).
     """
     from distillguard.simulate.scenario import load_scenario
 
+    if relearn:
+        relearn_actors(root)
     truth, period2 = _truth(root / "sim")
     with Store(root / "p1-asis.duckdb", read_only=True) as p1:
         named = {

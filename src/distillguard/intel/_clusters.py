@@ -22,6 +22,7 @@ __all__ = [
     "banned_clusters",
     "banned_values",
     "residential_prefixes",
+    "stock_clients",
 ]
 
 #: Prefix of the link target for a cluster of banned accounts that no known actor claims.
@@ -81,6 +82,47 @@ def residential_prefixes(store: Store, prefixes: Iterable[str]) -> set[str]:
         ).fetchall()
     finally:
         store.con.unregister("_dg_prefixes")
+    return {r[0] for r in rows}
+
+
+#: A client's SDK family and header set used by at least this many accounts that are not
+#: known-bad make every exact build of it a *stock* client (see :func:`stock_clients`).
+STOCK_CLIENT_USERS = 20
+
+
+def stock_clients(
+    store: Store, fingerprints: Iterable[str], bad: Iterable[str] | None = None
+) -> set[str]:
+    """Those of ``fingerprints`` that are stock SDK builds.
+
+    A client fingerprint is ``family/version|runtime|os|hs:<header set>``; when at least
+    :data:`STOCK_CLIENT_USERS` accounts outside ``bad`` send the same family and header
+    set (any version), the exact build says little more than "uses that SDK".
+    """
+    fps = sorted(set(fingerprints))
+    if not fps:
+        return set()
+    family = "split_part(split_part(value, '|', 1), '/', 1) || '|' || split_part(value, '|', 4)"
+    store.con.register(
+        "_dg_fps", pa.table({"value": fps}, schema=pa.schema([("value", pa.string())]))
+    )
+    bad_ids = sorted(set(bad or ()))
+    store.con.register(
+        "_dg_bad",
+        pa.table({"account_id": bad_ids}, schema=pa.schema([("account_id", pa.string())])),
+    )
+    try:
+        rows = store.con.execute(
+            f"WITH fam AS (SELECT {family} AS fam, count(DISTINCT account_id) AS n "
+            f"FROM {VALUES_TABLE} WHERE kind = 'client_fp' "
+            f"AND account_id NOT IN (SELECT account_id FROM _dg_bad) GROUP BY 1) "
+            f"SELECT f.value FROM (SELECT value, {family} AS fam FROM _dg_fps) f "
+            f"JOIN fam USING (fam) WHERE fam.n >= ?",
+            [STOCK_CLIENT_USERS],
+        ).fetchall()
+    finally:
+        store.con.unregister("_dg_fps")
+        store.con.unregister("_dg_bad")
     return {r[0] for r in rows}
 
 

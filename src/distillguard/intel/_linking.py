@@ -17,7 +17,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ._evidence import FAMILIES, KIND_WEIGHTS, combine, independent_families
+import pyarrow as pa
+
+from ._evidence import (
+    FAMILIES,
+    KIND_WEIGHTS,
+    MIN_FAMILY_SCORE,
+    SAME_FAMILY_SHARE,
+    combine,
+    independent_families,
+)
 
 __all__ = [
     "FLAG_SCORE",
@@ -125,11 +134,63 @@ def link_of(target: str, kinds: dict[str, dict[str, tuple[float, str]]]) -> Link
     )
 
 
+def _rank(link: Link) -> tuple[float, str]:
+    """Order of links: higher score first, then (ties) the alphabetically first target."""
+    return (link.score, "".join(chr(0x10FFFF - ord(c)) for c in link.target[:64]))
+
+
 def best(acc: Accumulator) -> Link | None:
     """The strongest per-target link of an accumulator (``None`` when empty)."""
     out: Link | None = None
     for target, kinds in acc.items():
         link = link_of(target, kinds)
-        if out is None or link.score > out.score:
+        if out is None or _rank(link) > _rank(out):
             out = link
     return out
+
+
+def kinds_table() -> pa.Table:
+    """Per evidence kind: its family, full weight and whether its values pool (for SQL)."""
+    kinds = sorted(KIND_WEIGHTS)
+    return pa.table(
+        {
+            "kind": kinds,
+            "family": [FAMILIES.get(k, k) for k in kinds],
+            "full": [KIND_WEIGHTS[k] for k in kinds],
+            "pooled": [k in POOLED_VALUE_KINDS for k in kinds],
+        }
+    )
+
+
+def candidate_sql(values_table: str, only_accounts: bool, flaggable_only: bool) -> str:
+    """SQL of the per account, target and kind best values (``top``) worth building links for.
+
+    Reads ``_dg_index`` (kind, value, target, weight, example), ``_dg_kinds``
+    (:func:`kinds_table`) and, with ``only_accounts``, ``_dg_only``; one parameter: the
+    least total. The filter uses an upper bound of :func:`link_of`'s score (a pooled
+    kind's weights summed, not noisy-or'ed), so no pair that could pass is dropped.
+    """
+    where = "WHERE v.account_id IN (SELECT account_id FROM _dg_only)" if only_accounts else ""
+    cond = "sum(fs) >= ?"
+    if flaggable_only:
+        cond += (
+            f" AND ((sum(fs) >= {FLAG_SCORE} AND count(*) FILTER (WHERE fs >= "
+            f"{MIN_FAMILY_SCORE} AND family <> 'registry') >= 2) OR coalesce(max(fs) FILTER "
+            f"(WHERE family = 'payment'), 0) >= {PAYMENT_FLAG_SCORE})"
+        )
+    return (
+        f"WITH h AS MATERIALIZED (SELECT v.account_id, v.kind, v.value, i.target, i.weight, "
+        f"i.example FROM {values_table} v JOIN _dg_index i "
+        f"ON i.kind = v.kind AND i.value = v.value {where}), "
+        f"k AS (SELECT h.account_id, h.target, h.kind, any_value(d.family) AS family, "
+        f"CASE WHEN any_value(d.pooled) THEN least(sum(h.weight), any_value(d.full)) "
+        f"ELSE max(h.weight) END AS ks FROM h JOIN _dg_kinds d USING (kind) GROUP BY ALL), "
+        f"f AS (SELECT account_id, target, family, "
+        f"max(ks) + {SAME_FAMILY_SHARE} * (sum(ks) - max(ks)) AS fs FROM k GROUP BY ALL), "
+        f"p AS (SELECT account_id, target FROM f GROUP BY ALL HAVING {cond}) "
+        f"SELECT h.account_id, h.target, h.kind, "
+        f"list(struct_pack(w := h.weight, v := h.value, e := h.example) "
+        f"ORDER BY h.weight DESC, h.value)[1:{MAX_VALUES_PER_KIND}] AS top "
+        f"FROM h SEMI JOIN p ON h.account_id = p.account_id AND h.target = p.target "
+        f"GROUP BY ALL"
+    )

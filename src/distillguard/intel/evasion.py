@@ -37,6 +37,7 @@ from ._clusters import (
     banned_clusters,
     banned_values,
     residential_prefixes,
+    stock_clients,
 )
 from ._evidence import (
     FAMILIES,
@@ -48,13 +49,15 @@ from ._evidence import (
 )
 from ._linking import (
     FLAG_SCORE,
-    MAX_VALUES_PER_KIND,
     PAYMENT_FLAG_SCORE,
     Accumulator,
     Link,
     _Entry,
+    _rank,
     accumulate,
     best,
+    candidate_sql,
+    kinds_table,
     link_of,
 )
 from .actors import ensure_actor_tables, known_bad_accounts, load_actors
@@ -64,6 +67,7 @@ __all__ = [
     "FLAG_SCORE",
     "PAYMENT_FLAG_SCORE",
     "RESIDENTIAL_SHARE",
+    "STOCK_CLIENT_SHARE",
     "TARGET_SUPPORT",
     "BanEvasionIndex",
     "Link",
@@ -81,6 +85,18 @@ TARGET_SUPPORT = 2
 #: Share of a /24's weight when the address space is residential (unrelated households
 #: share a residential /24; a datacenter or hosting /24 is rented by one tenant).
 RESIDENTIAL_SHARE = 0.5
+
+
+#: Share of a client fingerprint's weight when it is a stock SDK build: its SDK family and
+#: header set are what many ordinary accounts send (:func:`~._clusters.stock_clients`), so
+#: an unrelated customer on the same version, runtime and OS shares it by chance.
+STOCK_CLIENT_SHARE = 0.5
+
+
+def _share(key: tuple[str, str], discounted: set[tuple[str, str]]) -> float:
+    if key not in discounted:
+        return 1.0
+    return RESIDENTIAL_SHARE if key[0] == "ip_prefix" else STOCK_CLIENT_SHARE
 
 
 @dataclass(frozen=True)
@@ -156,9 +172,10 @@ class BanEvasionIndex:
             for v in vals
         }
         actor_stats = value_stats(store, actor_cuts, bad, cuts=actor_cuts)
-        residential = residential_prefixes(
-            store, {v for k, v in set(from_actor) | set(users) if k == "ip_prefix"}
-        )
+        keys = set(from_actor) | set(users)
+        residential = residential_prefixes(store, {v for k, v in keys if k == "ip_prefix"})
+        stock = stock_clients(store, {v for k, v in keys if k == "client_fp"}, bad)
+        discounted = {("ip_prefix", v) for v in residential} | {("client_fp", v) for v in stock}
         actor_values = {
             key: [t for t, learned in targets.items() if learned >= CLUSTER_PURITY]
             for key, targets in from_actor.items()
@@ -169,7 +186,7 @@ class BanEvasionIndex:
             known.setdefault(a, cluster[a])
         entries: dict[tuple[str, str], list[_Entry]] = defaultdict(list)
         for key, targets in from_actor.items():
-            share = RESIDENTIAL_SHARE if key[0] == "ip_prefix" and key[1] in residential else 1.0
+            share = _share(key, discounted)
             ps = actor_stats.get(key)
             for t, learned in targets.items():
                 pur = min((ps.linked + learned) / (ps.users + 1) if ps else learned, learned)
@@ -179,7 +196,7 @@ class BanEvasionIndex:
         for key, accounts in users.items():
             support = Counter(cluster[a] for a in accounts)
             claimed = {e.target for e in entries.get(key, ())}
-            share = RESIDENTIAL_SHARE if key[0] == "ip_prefix" and key[1] in residential else 1.0
+            share = _share(key, discounted)
             st = stats.get(key)
             pur = st.purity if st else 0.5
             for t, n in support.items():
@@ -280,7 +297,7 @@ class ReturningActorWatch:
 def _flagged_link(acc: Accumulator) -> Link | None:
     """The strongest flagged per-target link of an accumulator, else ``None``."""
     flagged = [lk for t, kinds in acc.items() if (lk := link_of(t, kinds)).flagged]
-    return max(flagged, key=lambda lk: lk.score) if flagged else None
+    return max(flagged, key=_rank) if flagged else None
 
 
 def account_evidence(
@@ -289,13 +306,14 @@ def account_evidence(
     accounts: list[str] | None = None,
     *,
     min_total: float = 0.0,
+    flaggable_only: bool = False,
 ) -> dict[str, dict[str, Link]]:
     """Per account (all, or ``accounts``), its link to every target its values hit.
 
-    Hits are joined and ranked in DuckDB (the best :data:`MAX_VALUES_PER_KIND` values per
-    account, target and kind); with ``min_total``, account-target pairs whose evidence
-    cannot reach it (the sum of those weights is an upper bound of the score) are dropped
-    there, before any Python.
+    Hits are joined, scored and ranked in DuckDB; Python only builds the links of the
+    account-target pairs that pass a filter computed there from an upper bound of the
+    score: at least ``min_total``, and with ``flaggable_only`` able to be flagged at all
+    (two independent families reaching the flag score, or the payment family alone).
     """
     rows = [
         (kind, value, e.target, e.weight, e.example)
@@ -305,7 +323,8 @@ def account_evidence(
     if not rows:
         return {}
     cols = list(zip(*rows, strict=True))
-    store.con.register(
+    con = store.con
+    con.register(
         "_dg_index",
         pa.table(
             {
@@ -317,30 +336,21 @@ def account_evidence(
             }
         ),
     )
-    where = ""
+    con.register("_dg_kinds", kinds_table())
     if accounts is not None:
-        store.con.register(
+        con.register(
             "_dg_only",
             pa.table({"account_id": accounts}, schema=pa.schema([("account_id", pa.string())])),
         )
-        where = "WHERE v.account_id IN (SELECT account_id FROM _dg_only)"
-    k = MAX_VALUES_PER_KIND
     try:
-        hits = store.con.execute(
-            f"WITH h AS (SELECT v.account_id, v.kind, i.target, "
-            f"list(struct_pack(w := i.weight, v := v.value, e := i.example) "
-            f"ORDER BY i.weight DESC, v.value)[1:{k}] AS top FROM {VALUES_TABLE} v "
-            f"JOIN _dg_index i ON i.kind = v.kind AND i.value = v.value {where} "
-            f"GROUP BY ALL) "
-            f"SELECT account_id, target, kind, top FROM h "
-            f"QUALIFY sum(list_sum([t.w FOR t IN top])) "
-            f"OVER (PARTITION BY account_id, target) >= ?",
-            [min_total],
+        hits = con.execute(
+            candidate_sql(VALUES_TABLE, accounts is not None, flaggable_only), [min_total]
         ).fetchall()
     finally:
-        store.con.unregister("_dg_index")
+        con.unregister("_dg_index")
+        con.unregister("_dg_kinds")
         if accounts is not None:
-            store.con.unregister("_dg_only")
+            con.unregister("_dg_only")
     acc: dict[str, Accumulator] = defaultdict(dict)
     for account, target, kind, top in hits:
         acc[account].setdefault(target, {})[kind] = {
@@ -358,12 +368,14 @@ def returning_accounts(store: Store, *, min_score: float = 0.0) -> list[Returnin
     index = BanEvasionIndex.from_store(store)
     floor = max(min(PAYMENT_FLAG_SCORE, FLAG_SCORE), min_score)
     out: list[ReturningAccount] = []
-    for account, links in account_evidence(store, index, min_total=floor).items():
+    for account, links in account_evidence(
+        store, index, min_total=floor, flaggable_only=True
+    ).items():
         if index.known_account(account) is not None:
             continue
         flagged = [lk for lk in links.values() if lk.flagged and lk.score >= min_score]
         if flagged:
-            link = max(flagged, key=lambda lk: lk.score)
+            link = max(flagged, key=_rank)
             out.append(ReturningAccount(account, link.target, link.score, tuple(link.reasons)))
     out.sort(key=lambda r: (-r.score, r.account_id))
     return out
