@@ -19,7 +19,7 @@ The same runs with Redis state follow when ``redis-server`` is installed.
 ``server_cpu_ms_per_request`` (server CPU time / requests) says what one dedicated core
 sustains (1000 / it requests per second) when the machine is shared.
 
-Run the load generator alone: ``python -m benchmarks.bench_service --loadgen PORT RATE SECONDS``.
+Run the load generator alone: ``python -m benchmarks.bench_service --loadgen PORT RATE SECONDS [PHASE]``.
 """
 
 from __future__ import annotations
@@ -47,7 +47,13 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _body(i: int) -> bytes:
+def _body(i: int, phase: str = "") -> bytes:
+    """Request ``i``: account ``i % ACCOUNTS`` on its own address, a prompt of its own.
+
+    Every request's prompt is new (``phase`` keeps the steady state's prompts apart from
+    the first-sight pass's), so the template fields are computed for each request, as
+    for real traffic, not served from the service's cache of repeated prompts.
+    """
     acct = i % ACCOUNTS
     return json.dumps(
         {
@@ -60,15 +66,19 @@ def _body(i: int) -> bytes:
             "request": {
                 "model": "frontier-1",
                 "max_tokens": 4000,
-                "messages": [{"role": "user", "content": f"Explain topic {i % 97} step by step."}],
+                "messages": [
+                    {"role": "user", "content": f"Explain topic {i}{phase} step by step."}
+                ],
             },
         }
     ).encode()
 
 
-async def _load(port: int, rate: float, seconds: float, conns: int) -> dict[str, Any]:
+async def _load(
+    port: int, rate: float, seconds: float, conns: int, phase: str = ""
+) -> dict[str, Any]:
     n = round(rate * seconds)
-    bodies = [_body(i) for i in range(min(n, ACCOUNTS))]  # one account per body
+    bodies = [_body(i, phase) for i in range(n)]  # one prompt per request
     pool: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
     for _ in range(conns):
         pool.put_nowait(await asyncio.open_connection("127.0.0.1", port))
@@ -199,10 +209,10 @@ def _run_case(
         load0 = os.getloadavg()[0]
         # first sight: every account (and its address) once, as fast as it goes; this
         # is where per-account state and the address cache grow
-        cold = _loadgen(port, 10 * rate, accounts / (10 * rate))
+        cold = _loadgen(port, 10 * rate, accounts / (10 * rate), " (first sight)")
         rss1, cpu1, redis1 = usage()
         # steady state: the fixed open-loop rate over accounts the service already knows
-        res = _loadgen(port, rate, seconds)
+        res = _loadgen(port, rate, seconds, " (steady)")
         rss2, cpu2, _redis2 = usage()
     finally:
         server.terminate()
@@ -227,7 +237,7 @@ def _run_case(
     }
 
 
-def _loadgen(port: int, rate: float, seconds: float) -> dict[str, Any]:
+def _loadgen(port: int, rate: float, seconds: float, phase: str = "") -> dict[str, Any]:
     """Run the open-loop load generator in its own process; its JSON result."""
     gen = subprocess.run(
         [
@@ -238,6 +248,7 @@ def _loadgen(port: int, rate: float, seconds: float) -> dict[str, Any]:
             str(port),
             str(rate),
             str(seconds),
+            phase,
         ],
         capture_output=True,
         text=True,
@@ -286,6 +297,7 @@ def run(scale: float) -> list[dict[str, Any]]:
 
 def _main(argv: list[str]) -> int:
     port, rate, seconds = int(argv[1]), float(argv[2]), float(argv[3])
+    phase = argv[4] if len(argv) > 4 else ""
     conns = int(os.environ.get("DG_BENCH_CONNS", "64"))
     try:
         import uvloop
@@ -295,7 +307,7 @@ def _main(argv: list[str]) -> int:
         pass
     import resource
 
-    res = asyncio.run(_load(port, rate, seconds, conns))
+    res = asyncio.run(_load(port, rate, seconds, conns, phase))
     ru = resource.getrusage(resource.RUSAGE_SELF)
     # the load generator's own CPU: when it nears a core, the client is the bottleneck
     res["client_cpu_ms_per_request"] = (ru.ru_utime + ru.ru_stime) * 1000 / max(res["requests"], 1)

@@ -20,6 +20,7 @@ UAS = [
     "OpenAI/Python 2.1.0",
     "Anthropic/Python 0.121.0",
     "curl/8.5.0",
+    "Bad\x1bAgent/1.0 \u202ercrc",
     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36",
     None,
 ]

@@ -24,7 +24,8 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
-from ..ingest import normalize_native
+from ..ingest._fields import clean, clean_row
+from ..ingest.native import native_row
 from ..signals import SignalContext
 from ..signals.pipeline import PASSTHROUGH, _utc_ms
 from ..signals.registry import Registry, RowText
@@ -49,6 +50,21 @@ SHAPE_INPUTS = (
 )
 #: Prompt plus system prompt lengths up to which the template fields are cached.
 TEMPLATE_CACHE_CHARS = 4096
+#: Canonical columns the address, client, template and shape signals read: the only
+#: ones cleaned of control characters when no other detector runs.
+READ_COLUMNS = tuple(
+    dict.fromkeys(
+        (
+            *PASSTHROUGH,
+            "client_ip",
+            "user_agent",
+            "client_headers",
+            "last_user_text",
+            "system_text",
+            *SHAPE_INPUTS,
+        )
+    )
+)
 
 
 class RequestSignals:
@@ -111,8 +127,21 @@ class RequestSignals:
 
     # ------------------------------------------------------------------ call
     def __call__(self, record: dict[str, Any]) -> dict[str, Any]:
-        """The signals of one native record (the values of ``signals_for_exchange``)."""
-        row = normalize_native(record)
+        """The signals of one native record (the values of ``signals_for_exchange``).
+
+        The record is normalised as :func:`~distillguard.ingest.normalize_native` does
+        (same validation and errors); only the columns the signals read are cleaned of
+        control characters unless other detectors (which may read any text) run.
+        """
+        row = native_row(record)
+        if self._rest is not None:
+            return self.from_row(clean_row(row))
+        for k in READ_COLUMNS:
+            v = row[k]
+            if isinstance(v, str):
+                row[k] = clean(v)
+            elif isinstance(v, list):
+                row[k] = [clean(x) if isinstance(x, str) else x for x in v]
         return self.from_row(row)
 
     def from_row(self, row: dict[str, Any]) -> dict[str, Any]:
