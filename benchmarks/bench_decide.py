@@ -6,8 +6,14 @@ Rows:
 * ``view+decide+record``: snapshot read + decide + record, over many accounts, memory
   and Redis state; ``signals+view+decide+record``: the same after the request-time
   signals (what one request costs the service or the in-process gateway).
+* ``observe, redis``: one observed exchange merged into the account's features in Redis
+  (one compare-and-set call).
 * ``memory/account``: bytes per tracked account after each account's exchanges were
   observed with the real signals and features (tracemalloc; Redis: ``used_memory``).
+
+Every request has a prompt of its own, so the request-time signals' cache of repeated
+prompts never answers (client fingerprints and request shapes repeat, as in real
+traffic, and are served from their caches).
 """
 
 from __future__ import annotations
@@ -40,7 +46,8 @@ def _pct(samples: list[float]) -> dict[str, float]:
     }
 
 
-def _ctx(i: int, ts: float) -> RequestContext:
+def _ctx(i: int, ts: float, k: int | None = None) -> RequestContext:
+    """Account ``i``'s request number ``k``: every request has a prompt of its own."""
     return RequestContext(
         account_id=f"acct_{i}",
         api="anthropic.messages",
@@ -48,7 +55,7 @@ def _ctx(i: int, ts: float) -> RequestContext:
             "model": "frontier-1",
             "max_tokens": 16000,
             "thinking": {"type": "enabled", "budget_tokens": 8000},
-            "messages": [{"role": "user", "content": f"Solve step by step: problem {i}"}],
+            "messages": [{"role": "user", "content": f"Solve step by step: problem {i}.{k or 0}"}],
         },
         ts=ts,
         client_ip=f"10.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}",
@@ -128,7 +135,7 @@ def _bench_enforcer(
         time.time(),
     )
     now = time.time()
-    ctxs = [_ctx(i % accounts, now) for i in range(n)]
+    ctxs = [_ctx(i % accounts, now, i) for i in range(n)]
     for c in ctxs[:500]:
         enf.decide(c)
     samples = []
@@ -152,11 +159,17 @@ def _signalled(recs: list[dict[str, Any]]) -> list[tuple[RequestContext, dict[st
     return out
 
 
-def _observe_all(state: Any, items: list[tuple[RequestContext, dict[str, Any]]]) -> None:
+def _observe_all(state: Any, items: list[tuple[RequestContext, dict[str, Any]]]) -> list[float]:
+    """Decide and observe every exchange; the seconds each observation took."""
     enf = Enforcer(state, POL)
+    took = []
+    pc = time.perf_counter
     for ctx, sig in items:
         enf.decide(ctx)
+        t = pc()
         state.observe(ctx, sig, ctx.ts)
+        took.append(pc() - t)
+    return took
 
 
 def _memory_per_account(accounts: int, per: int) -> dict[str, Any]:
@@ -225,11 +238,29 @@ def run(scale: float) -> list[dict[str, Any]]:
                 _bench_enforcer(st, "view+decide+record, redis", max(1000, n // 5), accounts)
             )
             st.r.flushall()
+            rows.append(
+                _bench_enforcer(
+                    st,
+                    "signals+view+decide+record, redis",
+                    max(1000, n // 5),
+                    accounts,
+                    signals=True,
+                )
+            )
+            st.r.flushall()
             k = max(50, int(1000 * scale))
             items = _signalled(_records(k, 20))
             before = int(st.r.info("memory")["used_memory"])
-            _observe_all(st, items)
+            took = _observe_all(st, items)
             after = int(st.r.info("memory")["used_memory"])
+            rows.append(
+                {
+                    "case": "observe (feature update), redis",
+                    "n": len(took),
+                    **_pct(took),
+                    "bytes_per_account": None,
+                }
+            )
             rows.append(
                 {
                     "case": "redis state, 20 exchanges/account",
