@@ -4,44 +4,127 @@ The connected groups of flagged accounts are split by Leiden into parts (an acto
 payment sub-groups, or two actors that touch through a few shared values), then the
 parts are merged back agglomeratively, most alike first. Two parts merge when both hold:
 
-* **tied**: the link weight between them is at least ``merge_ratio`` of what the
-  modularity null model expects (``vol_p x vol_q / total``): one hydra whose payment
-  sub-groups share its address pool, templates and timing is tied together, two actors
-  that meet through one popular benchmark template are not;
+* **tied by actor-specific evidence**: either the links between them that say "same
+  operator" (payment, creation burst, addresses, /24s, client fingerprint; not shared
+  templates, system prompts or lock-step on them, which two actors asking the same public
+  benchmark questions share) weigh at least ``merge_ratio`` of what the modularity null
+  model expects (``vol_p x vol_q / total``), or the exit addresses the two parts used
+  over the whole span overlap at least ``infra_ratio`` of what chance would give
+  (``tot_p x tot_q / total`` over rarity-weighted addresses): one hydra's payment
+  sub-groups rotate through one address pool, two actors do not share exits;
 * **alike**: their capability mixes (share of coding, reasoning, tool use... over their
   exchanges) differ by at most ``tv_base + tv_noise / sqrt(smaller part)`` in total
-  variation. One actor runs one tool chain, so its sub-groups ask for the same mix; a
-  reasoning-and-grading operation and a hydra that share benchmark templates do not.
+  variation. One actor runs one tool chain, so its sub-groups ask for the same mix.
   The allowance grows for small parts, whose mix is a noisy estimate.
 
-After each merge the ratio and the mix of the merged part are recomputed, so small parts
+After each merge the ties and the mix of the merged part are recomputed, so small parts
 join the part of their own actor (the closest mix) before they could bridge two actors.
 """
 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 
 import duckdb
 import igraph as ig
 import leidenalg
 import numpy as np
 import pyarrow as pa
+from scipy import sparse
 
-from .links import LinkGraph
+from .links import BUILDERS, LinkGraph
 from .links._facts import table_columns
 from .scoring.combine import AccountScores
 
-__all__ = ["account_profiles", "campaign_id", "select_members", "split_actors"]
+__all__ = [
+    "ACTOR_FAMILIES",
+    "AddressUse",
+    "account_profiles",
+    "actor_link_weights",
+    "address_use",
+    "campaign_id",
+    "select_members",
+    "split_actors",
+]
 
 #: Total-variation allowance between two parts' capability mixes (see module doc).
 TV_BASE = 0.12
 TV_NOISE = 0.5
+#: Link families that say "same operator" (content and timing say "same tool or task").
+ACTOR_FAMILIES: tuple[str, ...] = ("account", "network", "client")
+#: Shared exit addresses at least this share of chance tie two parts (see module doc).
+INFRA_RATIO = 0.2
+#: Share of the full link weight (content and timing included) in the Leiden split when
+#: parts are tied by actor-specific evidence (see :func:`split_actors`).
+SPLIT_CONTENT = 0.1
+#: Resolution of the split (Leiden, constant Potts model): a part holds together where its
+#: link weight per pair of members is above it. Modularity's null model would join a
+#: small payment group to a big neighbour over a single shared SDK build; a part cut too
+#: fine costs nothing, the merge step joins parts back on evidence.
+SPLIT_RESOLUTION = 0.2
+#: The least link weight (about one firm actor-specific link) and the least rarity-weighted
+#: count of shared exit addresses that tie two parts, whatever the null model expects.
+MIN_EVIDENCE = 0.9
+MIN_ADDRESSES = 2.0
 
 
 def campaign_id(members: list[str]) -> str:
     """Stable campaign id: a hash of the smallest member id."""
     return "camp_" + hashlib.sha1(min(members).encode()).hexdigest()[:10]
+
+
+@dataclass
+class AddressUse:
+    """Which exit addresses each account used over the whole span.
+
+    ``matrix`` is accounts x addresses (rows aligned with the accounts asked for, 1 where
+    the account used the address); ``weight`` the rarity of each address in the whole
+    population, ``ln(N / n) / ln(N)`` for an address used by ``n`` of ``N`` accounts, so a
+    campus NAT or a cloud egress range many accounts share counts for little.
+    """
+
+    matrix: sparse.csr_matrix
+    weight: np.ndarray
+
+
+def address_use(
+    con: duckdb.DuckDBPyConnection, accounts: list[str], idx: np.ndarray
+) -> AddressUse | None:
+    """Exit addresses of the accounts ``idx`` (graph order) over the span, with rarity."""
+    if idx.size == 0 or "client_ip" not in table_columns(con, "exchanges"):
+        return None
+    con.register(
+        "_addr_ids",
+        pa.table({"account_id": [accounts[i] for i in idx], "row": np.arange(idx.size)}),
+    )
+    try:
+        n_total = con.execute("SELECT count(DISTINCT account_id) FROM exchanges").fetchone()
+        used = con.execute(
+            """WITH mine AS (
+                   SELECT DISTINCT p.row, e.client_ip AS ip
+                   FROM exchanges e JOIN _addr_ids p USING (account_id)
+                   WHERE e.client_ip IS NOT NULL),
+               pop AS (
+                   SELECT client_ip AS ip, count(DISTINCT account_id) AS n FROM exchanges
+                   WHERE client_ip IN (SELECT ip FROM mine) GROUP BY 1)
+               SELECT m.row, dense_rank() OVER (ORDER BY m.ip) - 1, p.n
+               FROM mine m JOIN pop p USING (ip)"""
+        ).fetchnumpy()
+    finally:
+        con.unregister("_addr_ids")
+    rows, cols, n = (np.asarray(used[k]) for k in used)
+    big_n = float(max(n_total[0] if n_total else 0, 2))
+    if rows.size == 0:
+        return None
+    n_cols = int(cols.max()) + 1
+    weight = np.zeros(n_cols)
+    weight[cols.astype(np.int64)] = np.log(big_n / np.maximum(n, 1)) / np.log(big_n)
+    mat = sparse.csr_matrix(
+        (np.ones(rows.size), (rows.astype(np.int64), cols.astype(np.int64))),
+        shape=(idx.size, n_cols),
+    )
+    return AddressUse(mat, np.clip(weight, 0.0, 1.0))
 
 
 def account_profiles(
@@ -74,6 +157,51 @@ def account_profiles(
     return np.divide(out, tot, out=np.zeros_like(out), where=tot > 0)
 
 
+def actor_link_weights(graph: LinkGraph) -> np.ndarray:
+    """Per edge, the noisy-OR of its actor-specific kinds only (:data:`ACTOR_FAMILIES`)."""
+    keep = np.ones(graph.n_edges)
+    for k in graph.kinds:
+        if (BUILDERS[k].family or k) in ACTOR_FAMILIES:
+            keep *= 1.0 - np.clip(graph.edges.column(f"w_{k}").to_numpy(), 0.0, 0.999)
+    return 1.0 - keep
+
+
+class _Overlap:
+    """Rarity-weighted shared addresses between parts, kept current as parts merge."""
+
+    def __init__(self, use: AddressUse, memb: np.ndarray, k: int) -> None:
+        ind = sparse.csr_matrix(
+            (np.ones(memb.size), (memb, np.arange(memb.size))), shape=(k, memb.size)
+        )
+        hit = (ind @ use.matrix).tocsc()
+        hit.data[:] = 1.0
+        w = use.weight
+        self.tot = np.asarray(hit @ w).ravel()
+        self.total = max(float(w[np.asarray(hit.sum(axis=0)).ravel() > 0].sum()), 1e-9)
+        multi = np.flatnonzero(np.asarray(hit.sum(axis=0)).ravel() >= 2)
+        self.x = hit[:, multi].toarray() > 0
+        self.w = w[multi]
+        self.shared = (self.x * self.w) @ self.x.T.astype(float)
+        np.fill_diagonal(self.shared, 0.0)
+
+    def ratio(self, ids: np.ndarray) -> np.ndarray:
+        """Shared weight over chance (``tot_p x tot_q / total``) among parts ``ids``."""
+        expected = np.outer(self.tot[ids], self.tot[ids]) / self.total
+        obs = self.shared[np.ix_(ids, ids)]
+        return np.divide(obs, expected, out=np.zeros_like(expected), where=expected > 0)
+
+    def merge(self, p: int, q: int) -> None:
+        """Part ``q`` joins part ``p``."""
+        self.tot[p] += self.tot[q] - self.shared[p, q]
+        self.x[p] |= self.x[q]
+        self.x[q] = False
+        self.tot[q] = 0.0
+        row = (self.x[p] * self.w) @ self.x.T.astype(float)
+        self.shared[p], self.shared[:, p] = row, row
+        self.shared[q], self.shared[:, q] = 0.0, 0.0
+        self.shared[p, p] = 0.0
+
+
 def split_actors(
     g: ig.Graph,
     nodes: np.ndarray,
@@ -83,22 +211,44 @@ def split_actors(
     *,
     tv_base: float = TV_BASE,
     tv_noise: float = TV_NOISE,
+    tie_attr: str = "weight",
+    addresses: AddressUse | None = None,
+    infra_ratio: float = INFRA_RATIO,
+    split_content: float = SPLIT_CONTENT,
+    resolution: float = SPLIT_RESOLUTION,
+    min_evidence: float = MIN_EVIDENCE,
+    min_addresses: float = MIN_ADDRESSES,
 ) -> list[np.ndarray]:
     """Split one connected group of flagged accounts into actors (see module doc).
 
     ``profiles`` (rows aligned with ``nodes``) are the accounts' capability mixes; with
-    ``None`` only the link test applies.
+    ``None`` only the tie tests apply. ``tie_attr`` names the edge attribute the link tie
+    reads (``"weight"``: every kind; :func:`select_members` passes the actor-specific
+    weight); with another attribute, Leiden also splits on it plus ``split_content`` x
+    the full weight, so two actors that share only benchmark content start in separate
+    parts. ``addresses`` (rows aligned with ``nodes``) adds the shared-exit tie.
+    ``resolution`` is the resolution of the split (see :data:`SPLIT_RESOLUTION`);
+    ``min_evidence`` and ``min_addresses`` the least absolute evidence of either tie.
     """
     sub = g.induced_subgraph(nodes.tolist())
+    split_w = "weight"
+    if tie_attr != "weight":  # parts follow actor evidence; shared content only nudges
+        own = np.asarray(sub.es[tie_attr], dtype=float)
+        sub.es["_split"] = (own + split_content * np.asarray(sub.es["weight"])).tolist()
+        split_w = "_split"
     part = leidenalg.find_partition(
-        sub, leidenalg.ModularityVertexPartition, weights="weight", seed=seed
+        sub,
+        leidenalg.CPMVertexPartition,
+        weights=split_w,
+        seed=seed,
+        resolution_parameter=resolution,
     )
     memb = np.asarray(part.membership, dtype=np.int64)
     k = int(memb.max()) + 1
     if k == 1:
         return [nodes]
     ends = np.asarray(sub.get_edgelist(), dtype=np.int64).reshape(-1, 2)
-    w = np.asarray(sub.es["weight"], dtype=float)
+    w = np.asarray(sub.es[tie_attr], dtype=float)
     pa_, pb = memb[ends[:, 0]], memb[ends[:, 1]]
     vol = np.bincount(pa_, w, minlength=k) + np.bincount(pb, w, minlength=k)
     between = np.zeros((k, k))
@@ -111,6 +261,7 @@ def split_actors(
         mix = np.vstack([profiles[memb == p].mean(axis=0) for p in range(k)])
     else:
         mix = np.zeros((k, 1))
+    overlap = _Overlap(addresses, memb, k) if addresses is not None else None
     alive = np.ones(k, dtype=bool)
     root = np.arange(k)
     while alive.sum() > 1:
@@ -119,9 +270,16 @@ def split_actors(
         ratio = np.divide(
             between[np.ix_(ids, ids)], expected, out=np.zeros_like(expected), where=expected > 0
         )
+        # a tie needs evidence in absolute terms too: for tiny parts the null model
+        # expects almost nothing, so one shared SDK build would pass the ratio alone
+        tied = (ratio >= merge_ratio) & (between[np.ix_(ids, ids)] >= min_evidence)
+        if overlap is not None:
+            infra = overlap.ratio(ids)
+            tied |= (infra >= infra_ratio) & (overlap.shared[np.ix_(ids, ids)] >= min_addresses)
+            ratio = np.maximum(ratio, infra)
         tv = 0.5 * np.abs(mix[ids][:, None, :] - mix[ids][None, :, :]).sum(axis=2)
         small = np.minimum.outer(size[ids], size[ids])
-        allowed = (ratio >= merge_ratio) & (tv <= tv_base + tv_noise / np.sqrt(small))
+        allowed = tied & (tv <= tv_base + tv_noise / np.sqrt(small))
         np.fill_diagonal(allowed, False)
         if not allowed.any():
             break
@@ -136,6 +294,8 @@ def split_actors(
         between[p, p] = 0.0
         between[q] = 0.0
         between[:, q] = 0.0
+        if overlap is not None:
+            overlap.merge(p, q)
         alive[q] = False
         root[root == q] = p
     groups = root[memb]
@@ -153,6 +313,8 @@ def select_members(
     merge_ratio: float = 0.2,
     seen: np.ndarray | None = None,
     con: duckdb.DuckDBPyConnection | None = None,
+    infra_ratio: float = INFRA_RATIO,
+    split_content: float = SPLIT_CONTENT,
 ) -> dict[str, list[int]]:
     """Campaigns = groups of flagged accounts over firm links, split into actors.
 
@@ -160,7 +322,8 @@ def select_members(
     template with a campaign never joins it, and an actor's accounts stay together
     even when the whole-graph communities put some of them beside ordinary users.
     Accounts known only from the registry (``seen`` false) link others but are not
-    listed as members. With ``con``, parts must also ask for a like capability mix.
+    listed as members. With ``con``, parts must also ask for a like capability mix and
+    may be tied by the exit addresses they shared over the span.
     """
     out: dict[str, list[int]] = {}
     flagged = scores.risk >= flag
@@ -172,17 +335,33 @@ def select_members(
     keep = flagged[a] & flagged[b] & (w >= firm)
     g = ig.Graph(n=len(graph.accounts), edges=np.column_stack([a[keep], b[keep]]).tolist())
     g.es["weight"] = w[keep].tolist()
+    g.es["actor"] = actor_link_weights(graph)[keep].tolist()
     comp = np.asarray(g.connected_components().membership, dtype=np.int64)
     sizes = np.bincount(comp[flagged], minlength=int(comp.max()) + 1)
     big = np.flatnonzero(sizes >= min_members)
     grouped = np.flatnonzero(np.isin(comp, big) & flagged)
     prof_all = account_profiles(con, graph.accounts, grouped) if con is not None else None
+    addr_all = address_use(con, graph.accounts, grouped) if con is not None else None
     row = np.full(len(graph.accounts), -1, dtype=np.int64)
     row[grouped] = np.arange(grouped.size)
     for c in big:
         nodes = np.flatnonzero((comp == c) & flagged)
         prof = None if prof_all is None else prof_all[row[nodes]]
-        for part in split_actors(g, nodes, seed, merge_ratio, prof):
+        addr = None
+        if addr_all is not None:
+            addr = AddressUse(addr_all.matrix[row[nodes]], addr_all.weight)
+        parts = split_actors(
+            g,
+            nodes,
+            seed,
+            merge_ratio,
+            prof,
+            tie_attr="actor",
+            addresses=addr,
+            infra_ratio=infra_ratio,
+            split_content=split_content,
+        )
+        for part in parts:
             idx = part[seen[part]] if seen is not None else part
             if idx.size >= min_members:
                 out[campaign_id([graph.accounts[i] for i in idx])] = [int(i) for i in idx]
