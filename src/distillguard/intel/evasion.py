@@ -14,6 +14,14 @@ evidence alone reaches :data:`PAYMENT_FLAG_SCORE` (a card only banned accounts u
 a payment instrument is personal, prompts, clients and networks are shared by ordinary
 customers at some rate).
 
+With a large banned population an ordinary customer shares *something* with many
+banned accounts. Evidence therefore never pools across targets, and within a target a
+banned account's value counts only when :data:`TARGET_SUPPORT` of the target's banned
+accounts used it (its shared tooling, not one account's coincidence; cards excepted);
+a residential /24 counts :data:`RESIDENTIAL_SHARE` and a stock SDK build
+:data:`STOCK_CLIENT_SHARE` of their weight, while several distinct /24s of one target's
+exit pool add up (:mod:`distillguard.intel._linking`).
+
 Two entry points share one index:
 
 * :func:`returning_accounts` (batch, for ``scan``) looks at every account in the store;
