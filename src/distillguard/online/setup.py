@@ -128,7 +128,7 @@ def _fingerprint_hook(
                     kinds=spec.kinds,
                     min_accounts=spec.min_accounts,
                     min_purity=spec.min_purity,
-                    fresh_days=policy.new_accounts.max_age_days,
+                    fresh_days=policy.new_accounts.max_age_days if spec.fresh_only else 0.0,
                 )
             )
         finally:

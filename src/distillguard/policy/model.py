@@ -126,9 +126,10 @@ class FingerprintSpec(_Strict):
     A system prompt or prompt template that the scan found shared inside a campaign is
     an indicator of that campaign when at least ``min_accounts`` accounts used it in the
     scanned period and at least ``min_purity`` of them were flagged: values that
-    ordinary customers also send (a coding agent's stock system prompt) never are. A
-    value pure only among fresh accounts (``new_accounts.max_age_days``) speaks only for
-    fresh accounts. Needs the scan's store (``--store``); ``kinds: []`` turns it off.
+    ordinary customers also send (a coding agent's stock system prompt) never are. With
+    ``fresh_only``, a value pure only among fresh accounts (``new_accounts.max_age_days``)
+    speaks for fresh accounts (off by default: developers keep signing up with the
+    stock prompts the campaign shares, so a few fresh ones are degraded each period). Needs the scan's store (``--store``); ``kinds: []`` turns it off.
     """
 
     kinds: list[Literal["system_prompt", "template"]] = Field(
@@ -136,6 +137,10 @@ class FingerprintSpec(_Strict):
     )
     min_accounts: int = Field(default=5, ge=1)
     min_purity: float = Field(default=0.9, ge=0.0, le=1.0)
+    fresh_only: bool = Field(
+        default=False,
+        description="also keep values pure only among fresh accounts, for fresh accounts",
+    )
 
 
 class Condition(_Strict):
