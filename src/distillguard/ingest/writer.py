@@ -8,7 +8,7 @@ from typing import Any
 import pyarrow as pa
 
 from ..schema import EXCHANGE_SCHEMA
-from ..store import ROW_GROUP_ROWS
+from ..store import ROW_GROUP_ROWS, bulk_write_settings
 from .summary import IngestSummary
 
 __all__ = ["append_all", "grouped", "tune_store"]
@@ -70,25 +70,25 @@ def append_all(
 
 
 def tune_store(store: Any, workers: int, memory_limit: str) -> Callable[[], None]:
-    """Bound DuckDB's memory (unless the store set a limit) and keep DuckDB to one thread
-    while it ingests; returns the undo.
+    """Bound DuckDB's memory (unless the store set a limit) and apply
+    :func:`~distillguard.store.bulk_write_settings` while it ingests; returns the undo.
 
-    One thread leaves the parser processes their cores and appends rows in the order
-    they were read, so when an exchange id repeats the copy read first is the one kept
-    (with several threads DuckDB may store a batch's rows in any order)."""
+    Its single thread also appends rows in the order they were read, so when an
+    exchange id repeats the copy read first is the one kept (with several threads
+    DuckDB may store a batch's rows in any order). ``workers`` is the number of parser
+    processes (they get the cores).
+    """
     con = getattr(store, "con", None)
     if con is None:
         return lambda: None
-    saved = {
-        k: con.execute(f"SELECT current_setting('{k}')").fetchone()[0]
-        for k in ("memory_limit", "threads")
-    }
+    saved = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
     if getattr(store, "memory_limit", "") is None:
         con.execute(f"SET memory_limit='{memory_limit}'")
-    con.execute("SET threads=1")
+    settings = bulk_write_settings(con)
+    settings.__enter__()
 
     def undo() -> None:
-        con.execute(f"SET memory_limit='{saved['memory_limit']}'")
-        con.execute(f"SET threads={int(saved['threads'])}")
+        settings.__exit__(None, None, None)
+        con.execute(f"SET memory_limit='{saved}'")
 
     return undo

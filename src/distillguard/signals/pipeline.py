@@ -21,7 +21,7 @@ import pyarrow as pa
 from ..enrich import CLIENT_FIELDS, IP_FIELDS, ClientFingerprinter, IpEnricher
 from ..resources import shared_data_dir
 from ..schema import EXCHANGE_SCHEMA
-from ..store import Store
+from ..store import Store, bulk_write_settings
 from ._hashing import hash_one
 from .capability import CapabilityDetector
 from .elicitation import ElicitationDetector
@@ -274,15 +274,24 @@ def materialise(
         if progress is not None:
             progress(done, total)
 
+    # One transaction for all the rows, written with bulk settings: with a commit per
+    # batch DuckDB logged each to its WAL and recompressed them all at the checkpoint
+    # (15 CPU s per million rows against 5 s this way; the rows are the same).
     try:
-        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-            stream = reader.execute("SELECT * FROM exchanges").to_arrow_reader(batch_size)
-            for batch in stream:
-                pending.append(pool.submit(compute_signals, batch, ctx))
-                if len(pending) > workers:
+        with bulk_write_settings(con), ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            con.execute("BEGIN")
+            try:
+                stream = reader.execute("SELECT * FROM exchanges").to_arrow_reader(batch_size)
+                for batch in stream:
+                    pending.append(pool.submit(compute_signals, batch, ctx))
+                    if len(pending) > workers:
+                        write(pending.popleft().result())
+                while pending:
                     write(pending.popleft().result())
-            while pending:
-                write(pending.popleft().result())
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
     finally:
         reader.close()
     # learn the corpus's templates, then resolve every template id against them
