@@ -21,6 +21,7 @@ __all__ = [
     "NeighbourEvidence",
     "community_evidence",
     "community_features",
+    "link_means",
     "neighbour_evidence",
 ]
 
@@ -53,11 +54,59 @@ def _inside_strength(graph: LinkGraph, memb: np.ndarray) -> tuple[np.ndarray, np
     return inside, same
 
 
+def _tool_only(graph: LinkGraph) -> np.ndarray:
+    """Per edge: made only of content and timing kinds (same templates, system prompt,
+    lock-step cells), which says "runs the same tool", not "same operator"."""
+    tool_only = np.ones(graph.n_edges, dtype=bool)
+    for k in graph.kinds:
+        if BUILDERS[k].family not in ("content", "timing"):
+            tool_only &= graph.edges.column(f"w_{k}").to_numpy() <= 0
+    return tool_only
+
+
+def link_means(
+    values: dict[str, np.ndarray],
+    graph: LinkGraph,
+    *,
+    min_edge: float = 0.2,
+    same_tool: float = 0.5,
+) -> dict[str, np.ndarray]:
+    """Per account, the link-weighted mean of each array over the account itself (weight
+    1) and the accounts it is firmly linked to (weight ``w_ij``; a content-and-timing-only
+    link counts ``same_tool`` of its weight, as in :func:`neighbour_evidence`).
+
+    The account's own links, not its whole-graph community: a production app that shares
+    a popular system prompt with a hydra is pulled into the hydra's community by Leiden,
+    but its own links to the hydra are weak (one content family) and its own context is
+    its own traffic; a quiet hydra member's payment and fingerprint links are firm, and
+    its context is the harvesting accounts around it.
+    """
+    n = len(graph.accounts)
+    out: dict[str, np.ndarray] = {}
+    if graph.n_edges:
+        a = graph.edges.column("a").to_numpy().astype(np.int64)
+        b = graph.edges.column("b").to_numpy().astype(np.int64)
+        w = graph.edges.column("weight").to_numpy()
+        w = np.where(_tool_only(graph), same_tool * w, w)
+        firm = graph.edges.column("weight").to_numpy() >= min_edge
+        a, b, w = a[firm], b[firm], w[firm]
+    else:
+        a = b = np.zeros(0, dtype=np.int64)
+        w = np.zeros(0)
+    den = 1.0 + np.bincount(a, w, minlength=n) + np.bincount(b, w, minlength=n)
+    for name, arr in values.items():
+        x = np.nan_to_num(np.asarray(arr, dtype=float), nan=0.0)
+        num = x + np.bincount(a, w * x[b], minlength=n) + np.bincount(b, w * x[a], minlength=n)
+        out[name] = num / den
+    return out
+
+
 def community_features(
     values: dict[str, np.ndarray], graph: LinkGraph, comms: Communities
 ) -> dict[str, np.ndarray]:
-    """Community context per account: size, tie, density and the community mean of
-    each array in ``values`` (``c_mean_<name>``), aligned with ``graph.accounts``."""
+    """Context per account: its community's size, tie and density, and ``c_mean_<name>``
+    for each array in ``values``: the mean over the account and its own firm links
+    (:func:`link_means`), aligned with ``graph.accounts``."""
     memb = comms.membership
     inside, _ = _inside_strength(graph, memb)
     sizes = comms.sizes[memb].astype(float)
@@ -67,10 +116,8 @@ def community_features(
         "c_internal": comms.internal,
         "c_density": comms.density[memb],
     }
-    for name, arr in values.items():
-        arr = np.nan_to_num(np.asarray(arr, dtype=float), nan=0.0)
-        sums = np.bincount(memb, arr, minlength=comms.n)
-        out[f"c_mean_{name}"] = sums[memb] / sizes
+    for name, arr in link_means(values, graph).items():
+        out[f"c_mean_{name}"] = arr
     return out
 
 
@@ -155,11 +202,7 @@ def neighbour_evidence(
     b = graph.edges.column("b").to_numpy().astype(np.int64)
     w = graph.edges.column("weight").to_numpy()
     firm = w >= min_edge
-    tool_only = np.ones(w.size, dtype=bool)
-    for k in graph.kinds:
-        if BUILDERS[k].family not in ("content", "timing"):
-            tool_only &= graph.edges.column(f"w_{k}").to_numpy() <= 0
-    w = np.where(tool_only, same_tool * w, w)
+    w = np.where(_tool_only(graph), same_tool * w, w)
     a, b, w = a[firm], b[firm], w[firm]
     r = np.clip(np.asarray(risk, dtype=float), 0.0, 1.0)
     s = np.bincount(a, w * r[b], minlength=n) + np.bincount(b, w * r[a], minlength=n)
