@@ -174,3 +174,48 @@ def test_a_value_pure_only_among_fresh_accounts_speaks_only_for_fresh_ones(
     old = AccountRecord("a", created_at=now - 400 * 86400)
     assert [e.kind for e in src.lookup(ctx, young)] == ["campaign_fingerprint"]
     assert src.lookup(ctx, old) == [] and src.lookup(ctx, None) == []
+
+
+def test_client_builds_and_templates_are_looked_up_too(tmp_path: Path) -> None:
+    members = [f"m{i}" for i in range(5)]
+    with Store(tmp_path / "c.duckdb") as st:
+        st.con.register("empty_signals", SIGNAL_SCHEMA.empty_table())
+        st.con.execute("CREATE TABLE exchange_signals AS SELECT * FROM empty_signals")
+        st.con.executemany(
+            "INSERT INTO exchange_signals (exchange_id, account_id, timestamp, client_fp) "
+            "VALUES (?, ?, ?, ?)",
+            [(f"e{m}", m, T0, "sdk/1.2|CPython 3.9|Linux") for m in members]
+            + [(f"h{i}", f"hobby{i}", T0, "sdk/1.0|CPython 3.12|MacOS") for i in range(9)]
+            + [(f"g{m}", m, T0, "sdk/1.0|CPython 3.12|MacOS") for m in members],
+        )
+        camp = Campaign(
+            id="camp_2",
+            members=members,
+            first_seen=T0,
+            last_seen=T0,
+            exchanges=5,
+            output_tokens=5,
+            evidence=[
+                {"kind": "client_fp", "value": v, "accounts": 5, "weight": 0.5}
+                for v in ("sdk/1.2|CPython 3.9|Linux", "sdk/1.0|CPython 3.12|MacOS")
+            ],
+        )
+        idx = fingerprint_index([camp], [], st, kinds=("client_fp", "system_prompt"))
+    # the actor's own build is kept, the stock build ordinary users share is not
+    assert set(idx) == {("client_fp", "sdk/1.2|CPython 3.9|Linux")}
+    src = CampaignFingerprints(idx)
+    own = RequestContext(
+        "a", "openai.chat_completions", {}, signals={"client_fp": "sdk/1.2|CPython 3.9|Linux"}
+    )
+    stock = RequestContext(
+        "a", "openai.chat_completions", {}, signals={"client_fp": "sdk/1.0|CPython 3.12|MacOS"}
+    )
+    assert [e.campaign_id for e in src.lookup(own, None)] == ["camp_2"]
+    assert src.lookup(stock, None) == []
+    # a template id counts only where it is a real template (not a short prompt's text)
+    tpl_idx = {("template_id", "t1"): idx[("client_fp", "sdk/1.2|CPython 3.9|Linux")]}
+    tsrc = CampaignFingerprints(tpl_idx)
+    framed = {"template_id": "t1", "templated": True}
+    bare = {"template_id": "t1", "template_frame": "hi", "template_head": "hi"}
+    assert len(tsrc.lookup(RequestContext("a", "x", {}, signals=framed), None)) == 1
+    assert tsrc.lookup(RequestContext("a", "x", {}, signals=bare), None) == []

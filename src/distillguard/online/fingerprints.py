@@ -1,7 +1,8 @@
 """A scanned campaign's own request fingerprints, as online evidence from the first request.
 
 ``scan`` lists in ``campaigns.json`` the values a campaign's accounts share: system
-prompts (``system_prompt``: the exact hash) and prompt templates (``template``). When a
+prompts (``system_prompt``: the exact hash), prompt templates (``template``) and client
+builds (``client_fp``: SDK, version, runtime, OS and header set). When a
 campaign comes back with fresh accounts, on new addresses and an ordinary SDK, these
 are often all that gives it away before its behaviour can be measured (the online
 rules need ten exchanges). But the values are only indicators when they are the
@@ -14,9 +15,10 @@ first sent it: a campaign's sign-ups, while the established customers who share 
 are old) is kept as ``fresh_only`` and answers only for fresh accounts.
 
 :class:`CampaignFingerprints` is an :class:`~distillguard.online.state.EvidenceSource`:
-it answers ``campaign_fingerprint`` evidence for a request whose ``system_hash`` or
-``template_id`` signal (the batch definitions, computed at request time) is such a
-value. It keeps no per-account state and is rebuilt whenever the verdicts reload.
+it answers ``campaign_fingerprint`` evidence for a request whose ``system_hash``,
+``template_id`` or ``client_fp`` signal (the batch definitions, computed at request
+time) is such a value. It keeps no per-account state and is rebuilt whenever the
+verdicts reload.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ if TYPE_CHECKING:
 __all__ = ["CampaignFingerprints", "Fingerprint", "fingerprint_index"]
 
 #: campaigns.json evidence kind -> the exchange signal holding the same value
-_SIGNAL_OF = {"system_prompt": "system_hash", "template": "template_id"}
+_SIGNAL_OF = {"system_prompt": "system_hash", "template": "template_id", "client_fp": "client_fp"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +165,7 @@ class CampaignFingerprints:
             and context.ts - account.created_at < self.fresh_s
         )
         out: list[Evidence] = []
-        keys = [("system_hash", sig.get("system_hash"))]
+        keys = [("system_hash", sig.get("system_hash")), ("client_fp", sig.get("client_fp"))]
         if is_template_indicator(sig):
             keys.append(("template_id", sig.get("template_id")))
         for col, value in keys:

@@ -132,7 +132,7 @@ class FingerprintSpec(_Strict):
     stock prompts the campaign shares, so a few fresh ones are degraded each period). Needs the scan's store (``--store``); ``kinds: []`` turns it off.
     """
 
-    kinds: list[Literal["system_prompt", "template"]] = Field(
+    kinds: list[Literal["system_prompt", "template", "client_fp"]] = Field(
         default_factory=lambda: ["system_prompt", "template"]
     )
     min_accounts: int = Field(default=5, ge=1)
