@@ -89,7 +89,9 @@ def _inflate(f: BinaryIO, out_block: int) -> Iterator[tuple[bytes, int]]:
         if out:
             yield out, f.tell()
         if d.eof:
-            rest = d.unused_data + pending
+            # after the end of a member zlib may leave the bytes that follow it in both
+            # unused_data and unconsumed_tail (doubling them broke multi-member files)
+            rest = d.unused_data or pending
             pending = rest.lstrip(b"\x00")
             d = _zlib.decompressobj(wbits=47)
             if not pending:
@@ -98,6 +100,12 @@ def _inflate(f: BinaryIO, out_block: int) -> Iterator[tuple[bytes, int]]:
                     return
                 pending = nxt
     if not d.eof:
+        try:  # what the inflater decoded but still holds (ISA-L buffers more than zlib)
+            tail = d.flush()
+        except _ZLIB_ERRORS:
+            tail = b""
+        if tail:
+            yield tail, f.tell()
         raise _StreamBroken("truncated_gzip", "gzip stream ends before its end-of-stream marker")
 
 
