@@ -128,11 +128,15 @@ def address_use(
 
 
 def account_profiles(
-    con: duckdb.DuckDBPyConnection, accounts: list[str], idx: np.ndarray
+    con: duckdb.DuckDBPyConnection,
+    accounts: list[str],
+    idx: np.ndarray,
+    column: str = "capability",
 ) -> np.ndarray | None:
-    """Capability mix (shares over the labels in ``exchange_signals``) of the accounts
-    ``idx`` (graph order), one row each; ``None`` when the store has no capabilities."""
-    if idx.size == 0 or "capability" not in table_columns(con, "exchange_signals"):
+    """Mix of ``column`` (shares over its values in ``exchange_signals``; the capability
+    targeted by default, ``client_family`` for the tool chain) of the accounts ``idx``
+    (graph order), one row each; ``None`` when the store does not have it."""
+    if idx.size == 0 or column not in table_columns(con, "exchange_signals"):
         return None
     con.register(
         "_prof_ids",
@@ -140,9 +144,9 @@ def account_profiles(
     )
     try:
         rows = con.execute(
-            """SELECT p.row, s.capability::VARCHAR, count(*)
+            f"""SELECT p.row, s.{column}::VARCHAR, count(*)
                FROM exchange_signals s JOIN _prof_ids p USING (account_id)
-               WHERE s.capability IS NOT NULL GROUP BY 1, 2"""
+               WHERE s.{column} IS NOT NULL GROUP BY 1, 2"""
         ).fetchall()
     finally:
         con.unregister("_prof_ids")
@@ -218,6 +222,7 @@ def split_actors(
     resolution: float = SPLIT_RESOLUTION,
     min_evidence: float = MIN_EVIDENCE,
     min_addresses: float = MIN_ADDRESSES,
+    orphan_below: int = 3,
 ) -> list[np.ndarray]:
     """Split one connected group of flagged accounts into actors (see module doc).
 
@@ -229,6 +234,8 @@ def split_actors(
     parts. ``addresses`` (rows aligned with ``nodes``) adds the shared-exit tie.
     ``resolution`` is the resolution of the split (see :data:`SPLIT_RESOLUTION`);
     ``min_evidence`` and ``min_addresses`` the least absolute evidence of either tie.
+    Parts left smaller than ``orphan_below`` (no actor evidence tied them to anything)
+    may then join each other, and only each other, on the full weight.
     """
     sub = g.induced_subgraph(nodes.tolist())
     split_w = "weight"
@@ -248,7 +255,60 @@ def split_actors(
     if k == 1:
         return [nodes]
     ends = np.asarray(sub.get_edgelist(), dtype=np.int64).reshape(-1, 2)
-    w = np.asarray(sub.es[tie_attr], dtype=float)
+    prof = None
+    if profiles is not None and profiles.shape[0] == nodes.size and profiles.shape[1]:
+        prof = profiles
+    rule = _Rule(merge_ratio, tv_base, tv_noise, infra_ratio, min_evidence, min_addresses)
+    overlap = _Overlap(addresses, memb, k) if addresses is not None else None
+    root = _agglomerate(
+        memb, k, ends, np.asarray(sub.es[tie_attr], dtype=float), prof, rule, overlap
+    )
+    memb = root[memb]
+    if tie_attr != "weight" and orphan_below > 1:
+        # parts too small to be campaigns that no actor evidence tied to anything: the
+        # accounts of an actor that shares no infrastructure. They may join each other
+        # on every kind of evidence (templates, lock-step included), never a part that
+        # actor evidence built, so a benchmark template cannot join two operations.
+        # Single accounts carry single links, so no absolute floor here.
+        sizes = np.bincount(memb, minlength=k)
+        orphan = np.flatnonzero(sizes[memb] < orphan_below)
+        if orphan.size >= orphan_below:
+            sub_ids, o_memb = np.unique(memb[orphan], return_inverse=True)
+            local = np.full(nodes.size, -1, dtype=np.int64)
+            local[orphan] = np.arange(orphan.size)
+            keep = (local[ends[:, 0]] >= 0) & (local[ends[:, 1]] >= 0)
+            o_ends = local[ends[keep]]
+            o_w = np.asarray(sub.es["weight"], dtype=float)[keep]
+            o_prof = None if prof is None else prof[orphan]
+            loose = _Rule(merge_ratio, tv_base, tv_noise, infra_ratio, 0.0, min_addresses)
+            o_root = _agglomerate(o_memb, sub_ids.size, o_ends, o_w, o_prof, loose, None)
+            memb[orphan] = sub_ids[o_root[o_memb]]
+    return [nodes[memb == r] for r in np.unique(memb)]
+
+
+@dataclass(frozen=True)
+class _Rule:
+    """The merge thresholds of :func:`split_actors`."""
+
+    merge_ratio: float
+    tv_base: float
+    tv_noise: float
+    infra_ratio: float
+    min_evidence: float
+    min_addresses: float
+
+
+def _agglomerate(
+    memb: np.ndarray,
+    k: int,
+    ends: np.ndarray,
+    w: np.ndarray,
+    profiles: np.ndarray | None,
+    rule: _Rule,
+    overlap: _Overlap | None,
+) -> np.ndarray:
+    """Merge the ``k`` parts of ``memb`` while tied and alike (see module doc); returns
+    the surviving part of each part."""
     pa_, pb = memb[ends[:, 0]], memb[ends[:, 1]]
     vol = np.bincount(pa_, w, minlength=k) + np.bincount(pb, w, minlength=k)
     between = np.zeros((k, k))
@@ -257,11 +317,10 @@ def split_actors(
     np.fill_diagonal(between, 0.0)
     total = max(float(vol.sum()), 1e-9)
     size = np.bincount(memb, minlength=k).astype(float)
-    if profiles is not None and profiles.shape[0] == nodes.size and profiles.shape[1]:
+    if profiles is not None:
         mix = np.vstack([profiles[memb == p].mean(axis=0) for p in range(k)])
     else:
         mix = np.zeros((k, 1))
-    overlap = _Overlap(addresses, memb, k) if addresses is not None else None
     alive = np.ones(k, dtype=bool)
     root = np.arange(k)
     while alive.sum() > 1:
@@ -272,14 +331,16 @@ def split_actors(
         )
         # a tie needs evidence in absolute terms too: for tiny parts the null model
         # expects almost nothing, so one shared SDK build would pass the ratio alone
-        tied = (ratio >= merge_ratio) & (between[np.ix_(ids, ids)] >= min_evidence)
+        tied = (ratio >= rule.merge_ratio) & (between[np.ix_(ids, ids)] >= rule.min_evidence)
         if overlap is not None:
             infra = overlap.ratio(ids)
-            tied |= (infra >= infra_ratio) & (overlap.shared[np.ix_(ids, ids)] >= min_addresses)
+            tied |= (infra >= rule.infra_ratio) & (
+                overlap.shared[np.ix_(ids, ids)] >= rule.min_addresses
+            )
             ratio = np.maximum(ratio, infra)
         tv = 0.5 * np.abs(mix[ids][:, None, :] - mix[ids][None, :, :]).sum(axis=2)
         small = np.minimum.outer(size[ids], size[ids])
-        allowed = tied & (tv <= tv_base + tv_noise / np.sqrt(small))
+        allowed = tied & (tv <= rule.tv_base + rule.tv_noise / np.sqrt(small))
         np.fill_diagonal(allowed, False)
         if not allowed.any():
             break
@@ -298,8 +359,7 @@ def split_actors(
             overlap.merge(p, q)
         alive[q] = False
         root[root == q] = p
-    groups = root[memb]
-    return [nodes[groups == r] for r in np.unique(groups)]
+    return root
 
 
 def select_members(
@@ -360,6 +420,7 @@ def select_members(
             addresses=addr,
             infra_ratio=infra_ratio,
             split_content=split_content,
+            orphan_below=min_members,
         )
         for part in parts:
             idx = part[seen[part]] if seen is not None else part

@@ -134,3 +134,38 @@ def test_address_rarity_discounts_addresses_many_accounts_share() -> None:
     assert shared_nat.size == 1 and rare.size == 1
     assert use.weight[shared_nat[0]] < 0.05  # used by every account: no evidence
     assert use.weight[rare[0]] > 0.8
+
+
+def test_accounts_no_actor_evidence_ties_gather_among_themselves_not_into_an_actor() -> None:
+    # 0-11: an operation with one card per account and no shared exits: twelve
+    # singletons tied only by shared templates (actor weight 0); 12-31: another actor's
+    # payment clique that shares the same benchmark templates with them
+    rng = np.random.default_rng(2)
+    edges: list[tuple[int, int]] = []
+    w: list[float] = []
+    wa: list[float] = []
+    for i in range(12):
+        for j in range(i + 1, 12):
+            if rng.random() < 0.6:
+                edges.append((i, j))
+                w.append(0.3)
+                wa.append(0.0)
+    for i in range(12, 32):
+        for j in range(i + 1, 32):
+            edges.append((i, j))
+            w.append(0.9)
+            wa.append(0.9)
+    for _ in range(60):
+        edges.append((int(rng.integers(12)), int(rng.integers(12, 32))))
+        w.append(0.3)
+        wa.append(0.0)
+    g = ig.Graph(n=32, edges=edges)
+    g.es["weight"] = w
+    g.es["actor"] = wa
+    prof = np.tile([0.6, 0.4], (32, 1))
+    parts = split_actors(g, np.arange(32), 42, 0.1, prof, tie_attr="actor")
+    got = sorted(sorted(p.tolist()) for p in parts)
+    assert got == [list(range(12)), list(range(12, 32))]
+    # without the orphan stage the twelve stay apart and no campaign would list them
+    alone = split_actors(g, np.arange(32), 42, 0.1, prof, tie_attr="actor", orphan_below=0)
+    assert max(len(p) for p in alone if int(p.min()) < 12) < 3
