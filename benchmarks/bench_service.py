@@ -15,6 +15,8 @@ connections in two phases:
    *scheduled* send time, so a slow server cannot hide queueing (no coordinated
    omission). Target: p99 < 10 ms, no errors.
 
+The first row is the floor of the web stack under the same load: uvicorn serving a bare
+ASGI app that reads the body and answers a fixed JSON (``benchmarks/_service_floor.py``).
 The same runs with Redis state follow when ``redis-server`` is installed, with one
 worker and with ``--workers 2``. With several workers each keeps its own address cache,
 so the first-sight pass is repeated (new connections each time) until nearly every
@@ -247,6 +249,52 @@ def _run_case(
     }
 
 
+def _run_floor(rate: float, seconds: float) -> dict[str, Any]:
+    """The same steady load on uvicorn serving a bare ASGI app (``_service_floor``)."""
+    port = _free_port()
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "benchmarks._service_floor:app",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    try:
+        _wait_ready(port, server)
+        load0 = os.getloadavg()[0]
+        cpu0 = _cpu_s(server.pid)
+        res = _loadgen(port, rate, seconds, " (floor)")
+        cpu1 = _cpu_s(server.pid)
+        rss_mb = _rss_kb(server.pid) / 1024
+    finally:
+        server.terminate()
+        server.wait(timeout=15)
+    return {
+        "case": "floor: uvicorn + bare ASGI app",
+        "achieved_rps": res["achieved_rps"],
+        "p50_ms": res["p50_ms"],
+        "p99_ms": res["p99_ms"],
+        "errors": res["errors"],
+        "server_cpu_ms_per_request": (cpu1 - cpu0) * 1000 / max(res["requests"], 1),
+        "first_sight_cpu_ms_per_request": None,
+        "client_cpu_ms_per_request": res.get("client_cpu_ms_per_request"),
+        "rss_bytes_per_account": None,
+        "redis_bytes_per_account": None,
+        "load_avg_1m": f"{load0:.1f} -> {os.getloadavg()[0]:.1f}",
+        "requests": res["requests"],
+        "server_rss_mb": rss_mb,
+    }
+
+
 def _loadgen(port: int, rate: float, seconds: float, phase: str = "") -> dict[str, Any]:
     """Run the open-loop load generator in its own process; its JSON result."""
     gen = subprocess.run(
@@ -274,7 +322,10 @@ def run(scale: float) -> list[dict[str, Any]]:
     """Memory state, then Redis state when redis-server is installed."""
     rate = 2000.0
     seconds = max(2.0, 10.0 * scale)
-    rows = [_run_case("serve, memory state", "memory", rate, seconds)]
+    rows = [
+        _run_floor(rate, seconds),
+        _run_case("serve, memory state", "memory", rate, seconds),
+    ]
     if shutil.which("redis-server"):
         port = _free_port()
         folder = tempfile.mkdtemp(prefix="dg-bench-redis-")
