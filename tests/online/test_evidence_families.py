@@ -149,3 +149,13 @@ def test_corroboration_keys_are_validated() -> None:
     with pytest.raises(PolicyError) as err:
         parse_policy(text, "p.yaml")
     assert "p.yaml:3" in str(err.value) and "corroboration.single_family_max" in str(err.value)
+
+
+def test_a_weak_look_alike_does_not_corroborate_a_behaviour_rule() -> None:
+    tpl = Evidence("campaign_template", "t1", campaign_id="c1", detail="online")
+    weak = decide(_ctx(), _view(evidence=[tpl], features=HARVEST, events=20), POL)
+    assert POL.evidence["campaign_template"].risk < POL.corroboration.family_min_risk
+    assert weak.action == "monitor" and "uncorroborated" in weak.reasons
+    strong = decide(_ctx(), _view(evidence=[IP], features=HARVEST, events=20), POL)
+    assert POL.evidence["campaign_ip"].risk >= POL.corroboration.family_min_risk
+    assert strong.action == "degrade"
