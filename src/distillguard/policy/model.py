@@ -120,6 +120,11 @@ class Corroboration(_Strict):
     decisive: list[str] = Field(default_factory=lambda: ["banned_account"])
 
 
+#: Campaign evidence kinds that can be request fingerprints (``campaigns.json``).
+FingerprintKind = Literal["system_prompt", "template", "client_fp"]
+_FINGERPRINT_KINDS: tuple[FingerprintKind, ...] = ("system_prompt", "template", "client_fp")
+
+
 class FingerprintSpec(_Strict):
     """Which request fingerprints of a scanned campaign become online evidence.
 
@@ -129,12 +134,11 @@ class FingerprintSpec(_Strict):
     ordinary customers also send (a coding agent's stock system prompt) never are. With
     ``fresh_only``, a value pure only among fresh accounts (``new_accounts.max_age_days``)
     speaks for fresh accounts (off by default: developers keep signing up with the
-    stock prompts the campaign shares, so a few fresh ones are degraded each period). Needs the scan's store (``--store``); ``kinds: []`` turns it off.
+    stock prompts the campaign shares, so a few fresh ones are degraded each period).
+    Needs the scan's store (``--store``); ``kinds: []`` turns it off.
     """
 
-    kinds: list[Literal["system_prompt", "template", "client_fp"]] = Field(
-        default_factory=lambda: ["system_prompt", "template"]
-    )
+    kinds: list[FingerprintKind] = Field(default_factory=lambda: list(_FINGERPRINT_KINDS))
     min_accounts: int = Field(default=5, ge=1)
     min_purity: float = Field(default=0.9, ge=0.0, le=1.0)
     fresh_only: bool = Field(
