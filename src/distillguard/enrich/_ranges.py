@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 __all__ = [
     "NetworkSet",
     "RangeIndex",
+    "parse_address_one",
     "parse_addresses",
     "parse_network",
     "parse_networks",
@@ -71,6 +72,32 @@ def parse_addresses(ips: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
                 value[i] = int(a) >> 64
             valid[i] = True
     return value, is_v4, valid
+
+
+_V4_ASCII = re.compile(_V4_RE, re.ASCII)
+
+
+def parse_address_one(text: str) -> tuple[int, bool, bool]:
+    """One printable-ASCII address as :func:`parse_addresses` reads it: ``(value, is_v4, valid)``.
+
+    Callers hand anything else (``None``, control or non-ASCII characters) to
+    :func:`parse_addresses`, whose whitespace rules are Arrow's.
+    """
+    t = text.strip(" ")
+    if _V4_ASCII.match(t):
+        o = [int(x) for x in t.split(".")]
+        value = (o[0] << 24) | (o[1] << 16) | (o[2] << 8) | o[3]
+        return value, True, all(x <= 255 for x in o)
+    if not t:
+        return 0, False, False
+    mm = _MAPPED.match(t)
+    try:
+        a = ipaddress.ip_address(mm.group(1) if mm else t.split("%")[0])
+    except ValueError:
+        return 0, False, False
+    if a.version == 4:
+        return int(a), True, True
+    return int(a) >> 64, False, True
 
 
 def parse_network(text: str) -> tuple[bool, int, int] | None:
@@ -160,6 +187,16 @@ class RangeIndex:
             hit &= mask
         out[hit] = self.values[safe[hit]]
         return out
+
+    def lookup_one(self, addr: int) -> int:
+        """Value of the range covering one address given as an integer, ``-1`` when none."""
+        if len(self.starts) == 0:
+            return -1
+        a = np.uint64(addr)
+        i = int(self.starts.searchsorted(a, side="right")) - 1
+        if i >= 0 and a <= self.ends[i]:
+            return int(self.values[i])
+        return -1
 
     def contains(self, addrs: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
         """Boolean: is each address inside any range."""

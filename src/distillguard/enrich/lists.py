@@ -261,6 +261,25 @@ class NetworkLists:
         flags["provider"] = provider
         return flags
 
+    def classify_one(
+        self, addr: int, is_v4: bool, valid: bool, asn: int
+    ) -> tuple[dict[str, bool], str | None]:
+        """:meth:`classify` for one address: ``(flag per kind, provider)``, same answers."""
+        flags = dict.fromkeys(LIST_KINDS, False)
+        provider: str | None = None
+        if not valid:
+            return flags, provider
+        for kind, prov, idx4, idx6, asns in self._build():
+            hit = (idx4 if is_v4 else idx6).lookup_one(addr) >= 0
+            if not hit and asn >= 0 and len(asns):
+                j = int(np.searchsorted(asns, asn))
+                hit = j < len(asns) and int(asns[j]) == asn
+            if hit:
+                flags[kind] = True
+                if prov is not None and provider is None:
+                    provider = prov
+        return flags, provider
+
 
 def _guess_kind(name: str) -> str:
     low = name.lower()
