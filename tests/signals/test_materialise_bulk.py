@@ -52,7 +52,11 @@ def _by_id(table: pa.Table) -> dict[str, dict]:
     return {r["exchange_id"]: r for r in table.to_pylist()}
 
 
-def test_stored_signals_are_the_computed_ones(ctx: SignalContext) -> None:
+@pytest.mark.parametrize("row_group", [122_880, 100])
+def test_stored_signals_are_the_computed_ones(
+    ctx: SignalContext, monkeypatch: pytest.MonkeyPatch, row_group: int
+) -> None:
+    monkeypatch.setattr(pipeline, "ROW_GROUP_ROWS", row_group)  # 100: commits mid-batch
     store = _store()
     assert materialise(store, ctx, batch_size=128) == 700
     stored = _by_id(store.query(f"SELECT * FROM {SIGNALS_TABLE}"))
