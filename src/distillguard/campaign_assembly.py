@@ -67,6 +67,8 @@ SPLIT_RESOLUTION = 0.2
 #: count of shared exit addresses that tie two parts, whatever the null model expects.
 MIN_EVIDENCE = 0.9
 MIN_ADDRESSES = 2.0
+#: What one shared /24 (IPv6 /48) counts for, against one shared exit address.
+PREFIX_WEIGHT = 0.5
 
 
 def campaign_id(members: list[str]) -> str:
@@ -89,11 +91,23 @@ class AddressUse:
 
 
 def address_use(
-    con: duckdb.DuckDBPyConnection, accounts: list[str], idx: np.ndarray
+    con: duckdb.DuckDBPyConnection,
+    accounts: list[str],
+    idx: np.ndarray,
+    *,
+    prefix_weight: float = PREFIX_WEIGHT,
 ) -> AddressUse | None:
-    """Exit addresses of the accounts ``idx`` (graph order) over the span, with rarity."""
+    """Exit addresses and their /24s (IPv6 /48s, from the signals stage when it ran) of
+    the accounts ``idx`` (graph order) over the span, with rarity; a shared /24 counts
+    ``prefix_weight`` of a shared address."""
     if idx.size == 0 or "client_ip" not in table_columns(con, "exchanges"):
         return None
+    values = "SELECT account_id, 'a:' || client_ip AS v, 1.0 AS f FROM exchanges"
+    if "ip_prefix" in table_columns(con, "exchange_signals"):
+        values += (
+            f" UNION ALL SELECT account_id, 'p:' || ip_prefix::VARCHAR, {float(prefix_weight)}"
+            " FROM exchange_signals"
+        )
     con.register(
         "_addr_ids",
         pa.table({"account_id": [accounts[i] for i in idx], "row": np.arange(idx.size)}),
@@ -101,30 +115,32 @@ def address_use(
     try:
         n_total = con.execute("SELECT count(DISTINCT account_id) FROM exchanges").fetchone()
         used = con.execute(
-            """WITH mine AS (
-                   SELECT DISTINCT p.row, e.client_ip AS ip
-                   FROM exchanges e JOIN _addr_ids p USING (account_id)
-                   WHERE e.client_ip IS NOT NULL),
+            f"""WITH src AS ({values}),
+               mine AS (
+                   SELECT DISTINCT p.row, s.v, s.f
+                   FROM src s JOIN _addr_ids p USING (account_id) WHERE s.v IS NOT NULL),
                pop AS (
-                   SELECT client_ip AS ip, count(DISTINCT account_id) AS n FROM exchanges
-                   WHERE client_ip IN (SELECT ip FROM mine) GROUP BY 1)
-               SELECT m.row, dense_rank() OVER (ORDER BY m.ip) - 1, p.n
-               FROM mine m JOIN pop p USING (ip)"""
+                   SELECT v, count(DISTINCT account_id) AS n FROM src
+                   WHERE v IN (SELECT v FROM mine) GROUP BY 1)
+               SELECT m.row, dense_rank() OVER (ORDER BY m.v) - 1, p.n, m.f
+               FROM mine m JOIN pop p USING (v)"""
         ).fetchnumpy()
     finally:
         con.unregister("_addr_ids")
-    rows, cols, n = (np.asarray(used[k]) for k in used)
+    rows, cols, n, f = (np.asarray(used[k]) for k in used)
     big_n = float(max(n_total[0] if n_total else 0, 2))
     if rows.size == 0:
         return None
     n_cols = int(cols.max()) + 1
     weight = np.zeros(n_cols)
-    weight[cols.astype(np.int64)] = np.log(big_n / np.maximum(n, 1)) / np.log(big_n)
+    idf = np.log(big_n / np.maximum(n, 1)) / np.log(big_n)
+    weight[cols.astype(np.int64)] = np.clip(idf, 0.0, 1.0) * f.astype(float)
     mat = sparse.csr_matrix(
         (np.ones(rows.size), (rows.astype(np.int64), cols.astype(np.int64))),
         shape=(idx.size, n_cols),
     )
-    return AddressUse(mat, np.clip(weight, 0.0, 1.0))
+    mat.data[:] = 1.0
+    return AddressUse(mat, weight)
 
 
 def account_profiles(
