@@ -169,3 +169,25 @@ def test_accounts_no_actor_evidence_ties_gather_among_themselves_not_into_an_act
     # without the orphan stage the twelve stay apart and no campaign would list them
     alone = split_actors(g, np.arange(32), 42, 0.1, prof, tie_attr="actor", orphan_below=0)
     assert max(len(p) for p in alone if int(p.min()) < 12) < 3
+
+
+def test_a_shared_slash24_counts_half_a_shared_address() -> None:
+    con = duckdb.connect()
+    accts = [f"acct_{i}" for i in range(40)]
+    ips = [f"198.51.{i}.9" for i in range(40)]  # every account its own /24 ...
+    ips[1] = "198.51.0.77"  # ... except account 1, in account 0's /24
+    con.register("_x", pa.table({"account_id": accts, "client_ip": ips}))
+    con.execute("CREATE TABLE exchanges AS SELECT * FROM _x")
+    con.register(
+        "_s", pa.table({"account_id": accts, "ip_prefix": [ip.rsplit(".", 1)[0] for ip in ips]})
+    )
+    con.execute("CREATE TABLE exchange_signals AS SELECT * FROM _s")
+    use = address_use(con, accts, np.array([0, 1]))
+    assert use is not None
+    m = use.matrix.toarray()
+    both = np.flatnonzero((m[0] > 0) & (m[1] > 0))
+    assert both.size == 1  # the /24, not an address
+    rare = np.log(40 / 2) / np.log(40)
+    assert abs(use.weight[both[0]] - 0.5 * rare) < 1e-9
+    own = np.flatnonzero((m[0] > 0) & (m[1] == 0))
+    assert own.size == 1 and abs(use.weight[own[0]] - 1.0) < 1e-9  # its address, used once
