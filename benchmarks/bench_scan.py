@@ -115,6 +115,10 @@ def run(scale: float) -> list[dict[str, object]]:
         _row(f"  links/{kind}", float(secs), "", 0)
         for kind, secs in summary.get("link_timings", {}).items()
     ]
+    stages = {k: float(v) for k, v in cpu.items() if k != "total" and v != ""}
+    if stages:
+        worst = max(stages, key=lambda k: stages[k])
+        rows.append(_row(f"slowest stage by CPU: {worst}", 0.0, stages[worst], 0))
     rows.append(_row("wall (process)", wall, "", n, round(peak_mb, 1)))
     rows.append(
         _row(
