@@ -159,3 +159,12 @@ def test_a_weak_look_alike_does_not_corroborate_a_behaviour_rule() -> None:
     strong = decide(_ctx(), _view(evidence=[IP], features=HARVEST, events=20), POL)
     assert POL.evidence["campaign_ip"].risk >= POL.corroboration.family_min_risk
     assert strong.action == "degrade"
+
+
+def test_a_campaign_fingerprint_does_not_echo_the_scans_own_verdict_back() -> None:
+    fp = Evidence("campaign_fingerprint", "build", campaign_id="c1", detail="batch: client_fp")
+    unsure = Verdict(account_id="a1", risk=0.75, flagged=True, campaign_id="c1", reasons=["x"])
+    judged = decide(_ctx(), _view(evidence=[fp], verdict=unsure, age_days=20), POL)
+    assert "campaign_fingerprint" not in judged.reasons and judged.action == "monitor"
+    unjudged = decide(_ctx(), _view(evidence=[fp], age_days=20), POL)
+    assert "campaign_fingerprint" in unjudged.reasons and unjudged.action == "degrade"

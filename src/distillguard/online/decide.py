@@ -148,8 +148,10 @@ def _evidence(view: StateView, policy: Policy) -> _Found:
         rule = policy.evidence.get(ev.kind)
         if rule is None or ev.kind in seen:
             continue
-        if judged and ev.detail == "batch":
-            continue  # the scan already weighed its own campaign's indicators for this account
+        if judged and ev.detail.startswith("batch"):
+            # the scan already weighed its own campaign's indicators (addresses, client
+            # builds, prompts) for this account: they would echo its verdict back
+            continue
         seen.add(ev.kind)
         contribs.append((ev.kind, rule.risk * ev.weight, fam(ev.kind)))
         if _RANK[rule.min_action] > _RANK[found.floor]:

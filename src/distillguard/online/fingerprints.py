@@ -18,7 +18,10 @@ are old) is kept as ``fresh_only`` and answers only for fresh accounts.
 it answers ``campaign_fingerprint`` evidence for a request whose ``system_hash``,
 ``template_id`` or ``client_fp`` signal (the batch definitions, computed at request
 time) is such a value. It keeps no per-account state and is rebuilt whenever the
-verdicts reload.
+verdicts reload. Like the scan's other campaign indicators, the evidence is marked
+``batch``: for an account the scan judged itself it would only echo the verdict back
+(a developer the scan wrongly put in a campaign shares the campaign's client build),
+so :func:`~distillguard.online.decide.decide` ignores it there.
 """
 
 from __future__ import annotations
@@ -181,6 +184,6 @@ class CampaignFingerprints:
             self.kind,
             value,
             campaign_id=fp.campaign_id,
-            detail=f"{fp.kind} of {fp.campaign_id}: {fp.flagged}/{fp.accounts} "
+            detail=f"batch: {fp.kind} of {fp.campaign_id}: {fp.flagged}/{fp.accounts} "
             f"{'fresh ' if fp.fresh_only else ''}accounts flagged",
         )
