@@ -192,7 +192,7 @@ def _run_case(
 ) -> dict[str, Any]:
     port = _free_port()
     exe = Path(sys.executable).parent / "distillguard"
-    if state.startswith("redis"):
+    if state != "memory":
         import redis
 
         redis.Redis.from_url(state).flushdb()  # each case counts its own accounts
@@ -209,7 +209,7 @@ def _run_case(
         def usage() -> tuple[int, float, int]:
             rss = sum(_rss_kb(p) for p in procs)
             cpu = sum(_cpu_s(p) for p in procs)
-            red = _redis_used_bytes(state) if state.startswith("redis") else 0
+            red = _redis_used_bytes(state) if state != "memory" else 0
             return rss, cpu, red
 
         rss0, cpu0, redis0 = usage()
@@ -340,6 +340,10 @@ def run(scale: float) -> list[dict[str, Any]]:
                 folder,
                 "--save",
                 "",
+                "--unixsocket",
+                os.path.join(folder, "redis.sock"),
+                "--unixsocketperm",
+                "700",
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -349,6 +353,13 @@ def run(scale: float) -> list[dict[str, Any]]:
             url = f"redis://127.0.0.1:{port}/0"
             rows.append(_run_case("serve, redis state", url, rate, seconds))
             rows.append(_run_case("serve, redis state, 2 workers", url, rate, seconds, workers=2))
+            # the same Redis over a Unix socket (a gateway replica next to its Redis)
+            sock = f"unix://{os.path.join(folder, 'redis.sock')}?db=0"
+            rows.append(
+                _run_case(
+                    "serve, redis over unix socket, 2 workers", sock, rate, seconds, workers=2
+                )
+            )
         finally:
             redis.kill()
             redis.wait()
