@@ -41,6 +41,9 @@ __all__ = ["IP_FIELDS", "NET_KINDS", "IpEnricher"]
 #: Values of ``net_kind``, the one-word summary of where an address sits.
 NET_KINDS = ("residential", "hosting", "vpn", "tor", "proxy", "cloud", "unknown")
 
+#: Network kinds that override ``residential``, weakest first: a later match wins.
+_KIND_ORDER = ("hosting", "cloud", "vpn", "proxy", "tor")
+
 #: Columns produced by :meth:`IpEnricher.enrich`, with their meaning.
 IP_FIELDS: dict[str, tuple[pa.DataType, str]] = {
     "asn": (pa.int64(), "Autonomous system number of the client address (null when unknown)."),
@@ -239,21 +242,15 @@ class IpEnricher:
                 provider = prov
         kind = "residential" if valid and (org is not None or country is not None) else "unknown"
         if valid:
-            for name, on in (
-                ("hosting", hosting),
-                ("cloud", cloud),
-                ("vpn", vpn),
-                ("proxy", flags["proxy"]),
-                ("tor", flags["tor"]),
-            ):
-                if on:
+            marks = {"hosting": hosting, "cloud": cloud, "vpn": vpn}
+            for name in _KIND_ORDER:
+                if marks.get(name, flags.get(name)):
                     kind = name
         prefix: str | None = None
         if valid and is_v4:
             prefix = f"{addr >> 24 & 255}.{addr >> 16 & 255}.{addr >> 8 & 255}.0/24"
         elif valid:
-            h = addr >> 16
-            prefix = f"{(h >> 32) & 0xFFFF:x}:{(h >> 16) & 0xFFFF:x}:{h & 0xFFFF:x}::/48"
+            prefix = _v6_prefix(addr)
         return {
             "asn": asn if asn >= 0 else None,
             "asn_org": org,
@@ -337,14 +334,9 @@ class IpEnricher:
         known = valid & ((org != None) | (country != None))  # noqa: E711
         kinds = np.full(n, "unknown", dtype=object)
         kinds[known] = "residential"
-        for name, mask in (
-            ("hosting", hosting),
-            ("cloud", cloud),
-            ("vpn", vpn),
-            ("proxy", flags["proxy"]),
-            ("tor", flags["tor"]),
-        ):
-            kinds[mask & valid] = name
+        masks = {"hosting": hosting, "cloud": cloud, "vpn": vpn}
+        for name in _KIND_ORDER:
+            kinds[masks.get(name, flags.get(name)) & valid] = name
         return kinds, provider
 
 
@@ -354,6 +346,12 @@ def _lists_for_dir(root: Path) -> NetworkLists:
     lists = NetworkLists()
     lists.load_dir(root)
     return lists
+
+
+def _v6_prefix(upper64: int) -> str:
+    """``x:y:z::/48`` of an IPv6 address given by its upper 64 bits."""
+    h = upper64 >> 16  # upper 48 bits
+    return f"{(h >> 32) & 0xFFFF:x}:{(h >> 16) & 0xFFFF:x}:{h & 0xFFFF:x}::/48"
 
 
 def _prefixes(addr: np.ndarray, is_v4: np.ndarray, valid: np.ndarray) -> pa.Array:
@@ -370,8 +368,7 @@ def _prefixes(addr: np.ndarray, is_v4: np.ndarray, valid: np.ndarray) -> pa.Arra
     if len(v6):
         texts = out.to_pylist()
         for i in v6:
-            h = int(addr[i]) >> 16  # upper 48 bits
-            texts[i] = f"{(h >> 32) & 0xFFFF:x}:{(h >> 16) & 0xFFFF:x}:{h & 0xFFFF:x}::/48"
+            texts[i] = _v6_prefix(int(addr[i]))
         out = pa.array(texts, pa.string())
     return out
 
